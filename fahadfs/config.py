@@ -287,9 +287,9 @@ def _nodes(raw: object) -> tuple[NodeConfig, ...]:
 def _check_unique(cfg_masters: tuple[MasterConfig, ...], nodes: tuple[NodeConfig, ...]) -> None:
     ids: set[str] = set()
     endpoints: set[tuple[str, int]] = set()
-    for kind, pid, eps in [("master", m.id, [(m.host, m.raft_port), (m.host, m.http_port)]) for m in cfg_masters] + [
-        ("node", n.id, [(n.host, n.port)]) for n in nodes
-    ]:
+    for kind, pid, eps in [
+        ("master", m.id, [(m.host, m.raft_port), (m.host, m.http_port)]) for m in cfg_masters
+    ] + [("node", n.id, [(n.host, n.port)]) for n in nodes]:
         if pid in ids:
             raise ConfigError(f"{kind}.id: duplicate id {pid!r}")
         ids.add(pid)
@@ -299,7 +299,9 @@ def _check_unique(cfg_masters: tuple[MasterConfig, ...], nodes: tuple[NodeConfig
             endpoints.add(ep)
 
 
-def from_dict(raw: dict[str, Any], source: str = "<memory>", base_dir: Path | None = None) -> Config:
+def from_dict(
+    raw: dict[str, Any], source: str = "<memory>", base_dir: Path | None = None
+) -> Config:
     """Validate a parsed TOML document and build the Config."""
     try:
         _check_keys(raw, {"cluster", "timeouts", "healer", "scrub", "master", "node"}, "")
@@ -312,7 +314,11 @@ def from_dict(raw: dict[str, Any], source: str = "<memory>", base_dir: Path | No
         if len(secret) < 8:
             raise ConfigError("cluster.secret: must be at least 8 characters")
         replication = cluster.get("replication", 3)
-        if isinstance(replication, bool) or not isinstance(replication, int) or not 1 <= replication <= 16:
+        if (
+            isinstance(replication, bool)
+            or not isinstance(replication, int)
+            or not 1 <= replication <= 16
+        ):
             raise ConfigError(f"cluster.replication: must be an integer 1-16, got {replication!r}")
         chunk_size = parse_size(cluster.get("chunk_size", "64MiB"), "cluster.chunk_size")
         if not 1 <= chunk_size <= 1 << 32:

@@ -36,5 +36,7 @@ def setup(process: str, log_file: Path | None = None, level: str = "info") -> An
         cache_logger_on_first_use=True,
     )
     # PySyncObj and aiohttp log through the standard library: send them to the same stream.
-    logging.basicConfig(stream=stream, level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        stream=stream, level=logging.WARNING, format="%(name)s %(levelname)s %(message)s"
+    )
     return structlog.get_logger().bind(process=process)

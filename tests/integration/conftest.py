@@ -1,0 +1,32 @@
+"""Fixtures that start real fahadfs processes on 127.0.0.1 and stop them by pid."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fahadfs.localcluster import ClusterSpec, LocalCluster
+
+
+@pytest.fixture
+def masters_only(tmp_path: Path) -> Iterator[LocalCluster]:
+    """Three masters, no file nodes."""
+    cluster = LocalCluster(tmp_path / "c", ClusterSpec(nodes=0))
+    try:
+        cluster.start(nodes=False)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    """Three masters and five file nodes, 64 KiB chunks."""
+    cluster = LocalCluster(tmp_path / "c", ClusterSpec(nodes=5, chunk_size=64 << 10))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
