@@ -9,6 +9,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from fahadfs.errors import FahadfsError
 
@@ -35,21 +36,47 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_global_flags(parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    add_global_flags(common, default=argparse.SUPPRESS)
+    sub = _WithParents(parser.add_subparsers(dest="command", metavar="COMMAND"), common)
     for name in COMMANDS:
         module = importlib.import_module(f"fahadfs.cli.{name}")
         module.register(sub)
     return parser
 
 
-def add_global_flags(parser: argparse.ArgumentParser) -> None:
+class _WithParents:
+    """Subparser factory that gives every (nested) command the global flags too, so
+    ``fahadfs ls -c x.toml /`` works as well as ``fahadfs -c x.toml ls /``."""
+
+    def __init__(self, sub: Any, common: argparse.ArgumentParser) -> None:
+        self._sub, self._common = sub, common
+
+    def add_parser(self, name: str, **kw: Any) -> argparse.ArgumentParser:
+        kw.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        p = self._sub.add_parser(name, parents=[self._common], **kw)
+        original = p.add_subparsers
+
+        def add_subparsers(**skw: Any) -> _WithParents:
+            return _WithParents(original(**skw), self._common)
+
+        p.add_subparsers = add_subparsers  # type: ignore[method-assign]
+        return p
+
+
+def add_global_flags(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    """-c, --masters, --json, -q, -v; subcommands get them with SUPPRESS so they don't reset."""
+    flag = False if default is None else default
     parser.add_argument(
-        "-c", "--config", help="cluster file (default: $FAHADFS_CONFIG, else ./cluster.toml)"
+        "-c",
+        "--config",
+        default=default,
+        help="cluster file (default: $FAHADFS_CONFIG, else ./cluster.toml)",
     )
-    parser.add_argument("--masters", help="override the masters: host:port,host:port,...")
-    parser.add_argument("--json", action="store_true", help="structured output for scripts")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    parser.add_argument("-v", "--verbose", action="store_true", help="tracebacks on errors")
+    parser.add_argument("--masters", default=default, help="override masters: host:port,...")
+    parser.add_argument("--json", action="store_true", default=flag, help="structured output")
+    parser.add_argument("-q", "--quiet", action="store_true", default=flag, help="no progress")
+    parser.add_argument("-v", "--verbose", action="store_true", default=flag, help="tracebacks")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

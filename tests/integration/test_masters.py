@@ -7,7 +7,7 @@ import time
 import uuid
 
 from fahadfs.localcluster import LocalCluster
-from tests.integration._http import call, q
+from fahadfs.rawhttp import call, q
 
 
 def _mkdir(base: str, path: str, rid: str | None = None, parents: bool = False) -> tuple[int, dict]:
@@ -28,6 +28,12 @@ def _followers(c: LocalCluster) -> list[str]:
 
 def test_a_leader_is_elected_and_status_reports_it(masters_only: LocalCluster) -> None:
     leader = masters_only.leader_id()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        views = [masters_only.status(m.id)["leader"] for m in masters_only.config.masters]
+        if views == [leader] * 3:
+            break
+        time.sleep(0.05)
     for m in masters_only.config.masters:
         s = masters_only.status(m.id)
         assert s["id"] == m.id

@@ -1,4 +1,4 @@
-"""A tiny synchronous CBOR client for integration tests (no redirects followed, no retries)."""
+"""A tiny synchronous CBOR HTTP call (no redirects, no retries) for tests, chaos and benchmarks."""
 
 from __future__ import annotations
 
