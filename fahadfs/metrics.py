@@ -50,5 +50,38 @@ class MasterMetrics:
             registry=r,
         )
 
+        self.lost_chunks = Gauge(
+            "fahadfs_lost_chunks", "Chunks with no live copy at all", registry=r
+        )
+        self.repair_queue = Gauge(
+            "fahadfs_repair_queue_depth", "Chunks waiting for a repair copy", registry=r
+        )
+        self.repairs_running = Gauge(
+            "fahadfs_repairs_running", "Node-to-node copies in flight", registry=r
+        )
+        self.repairs = Counter(
+            "fahadfs_repairs",
+            "Healer copies by reason and result",
+            ["reason", "result"],
+            registry=r,
+        )
+        self.repair_bytes = Counter(
+            "fahadfs_repair_bytes", "Bytes copied by the healer", registry=r
+        )
+        self.repair_seconds = Counter(
+            "fahadfs_repair_seconds", "Seconds spent in healer copies", registry=r
+        )
+        self.redundancy_eta = Gauge(
+            "fahadfs_seconds_to_full_redundancy",
+            "Estimate: missing copy bytes / recent repair rate (0 when whole)",
+            registry=r,
+        )
+        self.orphans_collected = Gauge(
+            "fahadfs_orphans_collected", "Orphan chunk files deleted by this leader", registry=r
+        )
+        self.chunks_deleted = Gauge(
+            "fahadfs_chunk_deletes", "Chunk copies deleted on nodes by this leader", registry=r
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

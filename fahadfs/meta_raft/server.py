@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from fahadfs import auth, paths
+from fahadfs import auth, paths, periodic
 from fahadfs.config import Config
 from fahadfs.errors import (
     FahadfsError,
@@ -27,6 +27,7 @@ from fahadfs.errors import (
 )
 from fahadfs.meta_raft import placement
 from fahadfs.meta_raft._wire import decode_body, respond
+from fahadfs.meta_raft.healer import Healer
 from fahadfs.meta_raft.nodes import NodeTracker
 from fahadfs.meta_raft.raft import GroupCommitter, RaftNode
 from fahadfs.metrics import CONTENT_TYPE, MasterMetrics
@@ -47,6 +48,8 @@ class Master:
         self.metrics = MasterMetrics()
         self.tracker = NodeTracker(dead_after=config.timeouts.dead_node)
         self.committer = GroupCommitter(raft)
+        self.healer = Healer(self)
+        self.bad_reports: dict[int, set[str]] = {}
         self.started = time.monotonic()
         self._last_leader: str | None = None
         self._registering: set[str] = set()
@@ -78,6 +81,8 @@ class Master:
                 str(result.get("message", "")),
                 **{k: v for k, v in result.items() if k not in ("ok", "code", "message")},
             )
+        if result.get("garbage"):
+            self.healer.enqueue_garbage(result["garbage"])
         return {k: v for k, v in result.items() if k != "ok"}
 
     async def read_barrier(self) -> None:
@@ -111,6 +116,9 @@ class Master:
         results = await asyncio.gather(
             *(self.committer.submit(o, self.config.timeouts.request) for o in ops)
         )
+        for r in results:
+            if r.get("garbage"):
+                self.healer.enqueue_garbage(r["garbage"])
         return respond(request, {"results": list(results)})
 
     async def stat(self, request: web.Request) -> web.StreamResponse:
@@ -216,6 +224,7 @@ class Master:
             node=node,
             reason=str(body.get("reason", "")),
         )
+        self.bad_reports.setdefault(chunk_id, set()).add(node)
         info = self.read(lambda: self.raft.state.chunk(chunk_id))
         # Drop the bad copy from the map only while another copy remains; the healer restores k.
         if info and node in info["replicas"] and len(info["replicas"]) > 1:
@@ -311,9 +320,38 @@ class Master:
 
     # -- observability ------------------------------------------------------------------------
 
+    async def health(self, request: web.Request) -> web.StreamResponse:
+        """The healer's view: safemode, under-replicated and lost chunks, repairs, ETA."""
+        self.ensure_leader(request)
+        return respond(request, self.health_summary())
+
+    def health_summary(self) -> dict[str, Any]:
+        plan = getattr(self.healer, "last_plan", None)
+        under = plan.under if plan else {}
+        st = self.healer.stats
+        return {
+            "safemode": self.healer.safemode(),
+            "under_replicated_chunks": sum(under.values()),
+            "under_replicated": {str(k): v for k, v in sorted(under.items())},
+            "missing_chunks": [f"{c:016x}" for c in (plan.missing if plan else [])],
+            "corrupt_reports": {f"{c:016x}": sorted(n) for c, n in self.bad_reports.items()},
+            "repairs_running": len(self.healer.inflight),
+            "repairs_done": st.repairs_done,
+            "repairs_failed": st.repairs_failed,
+            "repair_bytes": st.repair_bytes,
+            "orphans_collected": st.orphans_collected,
+            "seconds_to_full_redundancy": (
+                round(plan.under_bytes / st.rate, 1)
+                if plan and plan.under_bytes and st.rate
+                else 0.0
+            ),
+        }
+
     async def status(self, request: web.Request) -> web.StreamResponse:
         s = self.raft.status()
         counts = self.read(self.raft.state.counts)
+        if s["role"] == "leader":
+            s["health"] = self.health_summary()
         s.update(
             {
                 "uptime": round(time.monotonic() - self.started, 3),
@@ -345,6 +383,8 @@ class Master:
         alive = sum(self.tracker.alive(n, now) for n in self.tracker.reports)
         m.nodes.labels(alive="true").set(alive)
         m.nodes.labels(alive="false").set(len(self.tracker.reports) - alive)
+        m.orphans_collected.set(self.healer.stats.orphans_collected)
+        m.chunks_deleted.set(self.healer.stats.deleted)
 
     async def watch_leader(self) -> None:
         """Count leader changes and log them (a small periodic check on the event loop)."""
@@ -463,6 +503,7 @@ def make_app(master: Master) -> web.Application:
     r.add_post("/v1/node/heartbeat", master.heartbeat)
     r.add_get("/v1/nodes", master.list_nodes)
     r.add_post("/v1/node/{node}/state", master.set_node_state)
+    r.add_get("/v1/health", master.health)
     r.add_get("/status", master.status)
     r.add_get("/metrics", master.metrics_handler)
 
@@ -474,4 +515,10 @@ def make_app(master: Master) -> web.Application:
         await master.committer.stop()
 
     app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(periodic.background([master.healer], master.log))
+
+    async def close_healer(app: web.Application) -> None:
+        await master.healer.close()
+
+    app.on_cleanup.append(close_healer)
     return app
