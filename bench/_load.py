@@ -17,6 +17,15 @@ from typing import Any
 import aiohttp
 import cbor2
 
+SMALL = b"x" * 4096
+
+
+def _request(kind: str, url: str, worker: int, i: int, run: str) -> tuple[str, str, bytes]:
+    """(method, url, body) of request ``i`` of ``worker``."""
+    if kind == "put4k":
+        return "PUT", f"{url}/{run}-{worker}-{i}", SMALL
+    return "POST", url, cbor2.dumps(_body(kind, worker, i, run))
+
 
 def _body(kind: str, worker: int, i: int, run: str) -> dict[str, Any]:
     if kind == "noop":
