@@ -46,6 +46,7 @@ class ClusterSpec:
     dead_node: float = 2.0
     session: float = 30.0
     orphan_grace: float = 600.0
+    chunk_report: float = 2.0
     host: str = "127.0.0.1"
     extra_toml: str = ""
 
@@ -68,6 +69,7 @@ def render_toml(spec: ClusterSpec, data_dir: Path, hosts: Sequence[str] | None =
         f"dead_node = {spec.dead_node}",
         f"session = {spec.session}",
         f"orphan_grace = {spec.orphan_grace}",
+        f"chunk_report = {spec.chunk_report}",
         "request = 15",
         "",
     ]

@@ -28,7 +28,6 @@ def register(sub: Any) -> None:
     csub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     up = csub.add_parser("up", help="start every local master and node that is not running")
     up.add_argument("--detach", action="store_true", help="return once the cluster is ready")
-    up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for readiness")
     up.set_defaults(run=run_up)
     down = csub.add_parser("down", help="stop every local master and node by pid")
     down.set_defaults(run=run_down)
@@ -52,7 +51,7 @@ def run_up(args: argparse.Namespace) -> int:
     local_nodes = [n.id for n in cfg.nodes if launcher.is_local(n.host)]
     _say(args, f"started {len(started)} processes: {' '.join(p.id for p in started) or '-'}")
     try:
-        launcher.wait_ready(cfg, local_nodes, timeout=args.timeout, procs=started)
+        launcher.wait_ready(cfg, local_nodes, timeout=args.timeout or 60.0, procs=started)
     except (TimeoutError, RuntimeError) as exc:
         for p in started:
             launcher.stop_pid(p.pid, popen=p.popen)

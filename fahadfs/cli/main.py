@@ -1,13 +1,16 @@
 """The `fahadfs` entry point: global flags, one module per command, errors as one line.
 
-Exit codes: 0 success, 1 an operation failed (one line on stderr), 2 usage error.
+Exit codes: 0 success, 1 an operation failed (one line on stderr), 2 usage error
+(fsck: 0 healthy, 1 unhealthy). With -v a failure also prints its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,16 +18,48 @@ from fahadfs.errors import FahadfsError
 
 # Command modules, each with NAME, HELP, add_arguments(parser) and run(args) -> int.
 COMMANDS = (
-    "cmd_master",
-    "cmd_node",
     "cmd_cluster",
+    "cmd_status",
+    "cmd_put",
+    "cmd_get",
+    "cmd_cat",
+    "cmd_ls",
+    "cmd_tree",
+    "cmd_stat",
+    "cmd_mkdir",
+    "cmd_rm",
+    "cmd_rmdir",
+    "cmd_mv",
+    "cmd_cp",
+    "cmd_du",
+    "cmd_df",
+    "cmd_fsck",
+    "cmd_node",
+    "cmd_master",
+    "cmd_completion",
 )
 
 EPILOG = """examples:
   fahadfs cluster up --detach          start the local cluster of ./cluster.toml
-  fahadfs put big.iso /isos/big.iso    upload a file
+  fahadfs put big.iso /isos/big.iso    upload a file (a directory with -r, stdin with -)
   fahadfs ls -l /isos                  list a directory
+  fahadfs tree /                       the whole tree with sizes and replica health
+  fahadfs get /isos/big.iso copy.iso   download (served from the local cache if unchanged)
   fahadfs status                       masters, nodes and replication health
+  fahadfs fsck --json                  files with under-replicated, missing or corrupt chunks
+  fahadfs COMMAND --help               each command's flags and examples
+
+environment:
+  FAHADFS_CONFIG       cluster file (like -c)
+  FAHADFS_TIMEOUT      seconds a command may wait for the cluster (like --timeout)
+  FAHADFS_CACHE_DIR    local cache directory (default ~/.cache/fahadfs)
+  FAHADFS_CACHE_TTL    seconds a cached file is served after one stat (default 300)
+  FAHADFS_CACHE_MAX    cache size limit (default 1GiB)
+
+exit status:
+  0  success (fsck: the tree is healthy)
+  1  the operation failed, one line on stderr (fsck: the tree is unhealthy)
+  2  usage error (bad flags or arguments)
 """
 
 
@@ -76,7 +111,16 @@ def add_global_flags(parser: argparse.ArgumentParser, default: Any = None) -> No
     parser.add_argument("--masters", default=default, help="override masters: host:port,...")
     parser.add_argument("--json", action="store_true", default=flag, help="structured output")
     parser.add_argument("-q", "--quiet", action="store_true", default=flag, help="no progress")
-    parser.add_argument("-v", "--verbose", action="store_true", default=flag, help="tracebacks")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=flag, help="details; tracebacks"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=default,
+        metavar="SECONDS",
+        help="how long to wait for the cluster (default: $FAHADFS_TIMEOUT, else 30)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,13 +131,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.run(args) or 0)
-    except FahadfsError as exc:
-        if args.verbose:
-            raise
-        print(f"fahadfs: {exc.message}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("fahadfs: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        _silence_stdout()
         return 1
+    except Exception as exc:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"fahadfs: {describe(exc)}", file=sys.stderr)
+        return 1
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a failure: the fahadfs message, a local OS error, or an internal error."""
+    if isinstance(exc, FahadfsError):
+        return exc.message
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror}"
+    return f"internal error: {type(exc).__name__}: {exc} (run with -v for the traceback)"
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe (``fahadfs cat f | head``), keep the exit flush from failing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

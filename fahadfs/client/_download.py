@@ -31,7 +31,7 @@ from fahadfs import errors
 from fahadfs.checksum import Checksum
 from fahadfs.client import _http
 from fahadfs.client._discovery import base_url
-from fahadfs.client._upload import MIN_RATE, PIECE, SPOOL_MEMORY, _ProgressTracker, run_bounded
+from fahadfs.client._transfer import MIN_RATE, PIECE, SPOOL_MEMORY, ProgressTracker, run_bounded
 
 if TYPE_CHECKING:
     from fahadfs.client.core import Client, Progress
@@ -60,7 +60,7 @@ class Download:
         deadline: _http.Deadline,
     ) -> None:
         self.client, self.path, self.parallel = client, path, parallel
-        self.progress = _ProgressTracker(progress)
+        self.progress = ProgressTracker(progress)
         self.deadline = deadline
         self.nodes: dict[str, dict[str, Any]] = {}
         self.failed: set[str] = set()  # nodes that failed a transfer of this get: tried last
@@ -250,15 +250,17 @@ class Download:
         self, index: int, resp: aiohttp.ClientResponse, size: int, expected: int, sink: Sink
     ) -> None:
         summer, pos = Checksum(), 0
-        async for piece in resp.content.iter_chunked(PIECE):
-            if pos + len(piece) > size:
-                raise _BadCopy(f"more than the recorded {size} bytes")
+        while pos < size:
+            try:  # whole 1 MiB pieces: one disk write (and thread hop) per MiB
+                piece = await resp.content.readexactly(min(PIECE, size - pos))
+            except asyncio.IncompleteReadError as exc:
+                raise _BadCopy(f"{pos + len(exc.partial)} bytes, the file records {size}") from None
             summer.update(piece)
             await sink(pos, piece)
             pos += len(piece)
             self.progress.update(index, pos)
-        if pos != size:
-            raise _BadCopy(f"{pos} bytes, the file records {size}")
+        if await resp.content.read(1):
+            raise _BadCopy(f"more than the recorded {size} bytes")
         if summer.value != expected:
             raise _BadCopy(f"checksum mismatch: got {summer.value}, the file records {expected}")
 

@@ -19,210 +19,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import inspect
 import os
 import stat
-import tempfile
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 from fahadfs import errors
 from fahadfs.checksum import Checksum
 from fahadfs.client import _http
 from fahadfs.client._discovery import base_url
+from fahadfs.client._transfer import (
+    MIN_RATE,
+    FilePayload,
+    MemoryPayload,
+    Payload,
+    ProgressTracker,
+    Source,
+    SourceChanged,
+    SpoolPayload,
+    run_bounded,
+    stream_reader,
+)
 
 if TYPE_CHECKING:
     from fahadfs.client.core import Client, Progress
 
-PIECE = 1 << 20  # bytes per read / send piece
-SPOOL_MEMORY = 8 << 20  # a stream chunk is kept in memory up to this, then on disk
 MAX_ATTEMPTS = 4  # sends of one chunk (the first + re-plans)
-MIN_RATE = 1 << 20  # bytes/s a chunk transfer may not fall below (sizes its timeout)
 
-# A local path, bytes, a binary file object (sync or async ``read``), or an (async) iterable of
-# bytes. Streams of unknown length are spooled one chunk at a time.
-Source: TypeAlias = (
-    "str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes] "
-    "| AsyncIterable[bytes] | Iterable[bytes]"
-)
-
-
-# -- chunk payloads --------------------------------------------------------------------------
-
-
-class _Payload:
-    """The bytes of one chunk, readable again for every send attempt."""
-
-    size: int
-    checksum: int | None  # known before sending (then sent as X-Fahadfs-Checksum)
-
-    def pieces(self) -> AsyncIterator[bytes | memoryview]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-
-class _MemoryPayload(_Payload):
-    def __init__(self, view: memoryview) -> None:
-        self.view = view
-        self.size = len(view)
-        self.checksum = _checksum_of(view)
-
-    async def pieces(self) -> AsyncIterator[bytes | memoryview]:
-        for i in range(0, self.size, PIECE):
-            yield self.view[i : i + PIECE]
-
-
-class _FilePayload(_Payload):
-    def __init__(self, path: str, offset: int, size: int) -> None:
-        self.path, self.offset, self.size = path, offset, size
-        self.checksum = None
-
-    async def pieces(self) -> AsyncIterator[bytes | memoryview]:
-        f = await asyncio.to_thread(open, self.path, "rb", buffering=0)
-        try:
-            await asyncio.to_thread(f.seek, self.offset)
-            left = self.size
-            while left > 0:
-                # A fresh buffer per piece: the transport may keep a reference to what we yield.
-                data = await asyncio.to_thread(f.read, min(PIECE, left))
-                if not data:
-                    raise _SourceChanged(f"{self.path}: file shrank while being uploaded")
-                left -= len(data)
-                yield data
-        finally:
-            await asyncio.to_thread(f.close)
-
-
-class _SpoolPayload(_Payload):
-    """One chunk of a stream of unknown length, spooled (memory, then a temp file)."""
-
-    def __init__(self) -> None:
-        self.spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115
-        self.size = 0
-        self._sum = Checksum()
-        self.checksum = 0
-
-    async def fill(self, read: Callable[[int], Awaitable[bytes]], limit: int) -> None:
-        while self.size < limit:
-            data = await read(min(PIECE, limit - self.size))
-            if not data:
-                break
-            self._sum.update(data)
-            await asyncio.to_thread(self.spool.write, data)
-            self.size += len(data)
-        self.checksum = self._sum.value
-
-    async def pieces(self) -> AsyncIterator[bytes | memoryview]:
-        await asyncio.to_thread(self.spool.seek, 0)
-        left = self.size
-        while left > 0:
-            data = await asyncio.to_thread(self.spool.read, min(PIECE, left))
-            left -= len(data)
-            yield data
-
-    def close(self) -> None:
-        self.spool.close()
-
-
-class _SourceChanged(errors.FahadfsError):
-    """The local source changed under the upload: not retryable."""
-
-
-def _checksum_of(view: memoryview) -> int:
-    c = Checksum()
-    c.update(view)
-    return c.value
-
-
-def _stream_reader(source: Any) -> Callable[[int], Awaitable[bytes]]:
-    """``read(n) -> up to n bytes, b"" at the end`` over any supported stream."""
-    read = getattr(source, "read", None)
-    if read is not None:
-        if inspect.iscoroutinefunction(read):
-            return read  # type: ignore[no-any-return]
-
-        async def read_sync(n: int) -> bytes:
-            data = await asyncio.to_thread(read, n)
-            return bytes(data) if data else b""
-
-        return read_sync
-    if hasattr(source, "__aiter__"):
-        return _IterReader(source.__aiter__(), is_async=True).read
-    if hasattr(source, "__iter__"):
-        return _IterReader(iter(source), is_async=False).read
-    raise errors.InvalidArgument(
-        f"put: cannot read from {type(source).__name__}: give a path, bytes or a byte stream"
-    )
-
-
-class _IterReader:
-    def __init__(self, it: Any, *, is_async: bool) -> None:
-        self.it, self.is_async, self.rest = it, is_async, b""
-
-    async def read(self, n: int) -> bytes:
-        while not self.rest:
-            try:
-                piece = await self.it.__anext__() if self.is_async else next(self.it)
-            except (StopAsyncIteration, StopIteration):
-                return b""
-            self.rest = bytes(piece)
-        out, self.rest = self.rest[:n], self.rest[n:]
-        return out
-
-
-# -- progress --------------------------------------------------------------------------------
-
-
-class _ProgressTracker:
-    """Calls ``progress(bytes_done)`` monotonically; a resent chunk is not counted twice."""
-
-    def __init__(self, callback: Progress | None) -> None:
-        self.callback = callback
-        self.done = 0
-        self.best: dict[int, int] = {}
-
-    def update(self, key: int, position: int) -> None:
-        if self.callback is None:
-            return
-        prev = self.best.get(key, 0)
-        if position > prev:
-            self.best[key] = position
-            self.done += position - prev
-            self.callback(self.done)
-
-
-# -- bounded parallel work -------------------------------------------------------------------
-
-
-async def run_bounded(jobs: Iterable[Callable[[], Awaitable[Any]]], parallel: int) -> list[Any]:
-    """Run jobs with at most ``parallel`` at once, results in order; the first error cancels
-    the others and is raised."""
-    jobs = list(jobs)
-    results: list[Any] = [None] * len(jobs)
-    it = iter(enumerate(jobs))
-
-    async def worker() -> None:
-        for i, job in it:
-            results[i] = await job()
-
-    if not jobs:
-        return results
-    tasks = [asyncio.create_task(worker()) for _ in range(min(parallel, len(jobs)))]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for t in done:
-            if t.exception() is not None:
-                raise t.exception()  # type: ignore[misc]
-        await asyncio.gather(*tasks)
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    return results
+__all__ = ["Source", "Upload"]
 
 
 # -- the upload ------------------------------------------------------------------------------
@@ -269,7 +95,7 @@ class Upload:
     ) -> None:
         self.client, self.path = client, path
         self.chunk_size, self.replication, self.parallel = chunk_size, replication, parallel
-        self.progress = _ProgressTracker(progress)
+        self.progress = ProgressTracker(progress)
         self.deadline = deadline
         self.session: _Session | None = None
         self.dead: set[str] = set()  # first nodes found unreachable by any chunk of this put
@@ -283,7 +109,7 @@ class Upload:
         if isinstance(source, bytes | bytearray | memoryview):
             view = memoryview(source).cast("B")
             return await self._run_known(
-                len(view), lambda off, n: _MemoryPayload(view[off : off + n])
+                len(view), lambda off, n: MemoryPayload(view[off : off + n])
             )
         if isinstance(source, str | os.PathLike):
             local = os.fspath(source)
@@ -291,13 +117,13 @@ class Upload:
             if stat.S_ISDIR(st.st_mode):
                 raise IsADirectoryError(errno.EISDIR, "Is a directory", local)
             size = st.st_size
-            return await self._run_known(size, lambda off, n: _FilePayload(local, off, n))
-        return await self._run_stream(_stream_reader(source))
+            return await self._run_known(size, lambda off, n: FilePayload(local, off, n))
+        return await self._run_stream(stream_reader(source))
 
     # -- known size: one plan for the whole file
 
     async def _run_known(
-        self, size: int, payload_at: Callable[[int, int], _Payload]
+        self, size: int, payload_at: Callable[[int, int], Payload]
     ) -> tuple[int, int, int]:
         if size > self.chunk_size:
             await self._open_session()
@@ -344,8 +170,8 @@ class Upload:
             if second is not None:
                 second.close()
 
-    async def _spool(self, read: Callable[[int], Awaitable[bytes]]) -> _SpoolPayload:
-        p = _SpoolPayload()
+    async def _spool(self, read: Callable[[int], Awaitable[bytes]]) -> SpoolPayload:
+        p = SpoolPayload()
         try:
             await p.fill(read, self.chunk_size)
         except BaseException:
@@ -354,13 +180,13 @@ class Upload:
         return p
 
     async def _stream_chunks(
-        self, read: Callable[[int], Awaitable[bytes]], ready: list[_SpoolPayload]
+        self, read: Callable[[int], Awaitable[bytes]], ready: list[SpoolPayload]
     ) -> list[_Sent]:
         """Read the stream chunk by chunk with at most ``parallel`` chunks spooled or sending."""
         slots = asyncio.Semaphore(self.parallel)
         tasks: list[asyncio.Task[_Sent]] = []
 
-        async def send(i: int, p: _SpoolPayload) -> _Sent:
+        async def send(i: int, p: SpoolPayload) -> _Sent:
             try:
                 return await self._send_chunk(i, None, p)
             finally:
@@ -522,7 +348,7 @@ class Upload:
 
     # -- one chunk
 
-    async def _send_chunk(self, index: int, placed: _Placed | None, payload: _Payload) -> _Sent:
+    async def _send_chunk(self, index: int, placed: _Placed | None, payload: Payload) -> _Sent:
         """Send one chunk, re-planning it away from failed nodes; the last error after
         MAX_ATTEMPTS sends."""
         exclude: set[str] = set()
@@ -547,7 +373,7 @@ class Upload:
                 self.session.sent.append(placed.id)
             try:
                 return await self._put(index, placed, payload)
-            except _SourceChanged:
+            except SourceChanged:
                 raise
             except errors.FahadfsError as exc:
                 if attempt >= MAX_ATTEMPTS or not _chunk_retryable(exc) or self.deadline.expired:
@@ -558,7 +384,7 @@ class Upload:
                 exclude |= failed
                 last, placed = exc, None
 
-    async def _put(self, index: int, placed: _Placed, payload: _Payload) -> _Sent:
+    async def _put(self, index: int, placed: _Placed, payload: Payload) -> _Sent:
         first, rest = placed.pipeline[0], placed.pipeline[1:]
         hexid = f"{placed.id:016x}"
         what = f"put chunk {hexid} of {self.path} to {first['id']} ({first['address']})"
@@ -583,7 +409,7 @@ class Upload:
                     yield piece
                     pos += len(piece)
                     self.progress.update(index, pos)
-            except _SourceChanged as exc:
+            except SourceChanged as exc:
                 source_error.append(exc)
                 raise
 

@@ -110,7 +110,7 @@ class Client:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            raise errors.FahadfsError("client is closed: use `async with Client(config)`")
+            raise RuntimeError("fahadfs client is closed: use `async with Client(config)`")
         return self._session
 
     def deadline_for(self, deadline: float | None = _UNSET) -> Deadline:
@@ -128,7 +128,7 @@ class Client:
     ) -> Any:
         """One master call through leader discovery."""
         if self._masters is None:
-            raise errors.FahadfsError("client is closed: use `async with Client(config)`")
+            raise RuntimeError("fahadfs client is closed: use `async with Client(config)`")
         return await self._masters.call(
             method,
             path,
@@ -283,6 +283,18 @@ class Client:
         """File nodes as the leader sees them: ``{"id", "address", "state", "alive", ...}``."""
         out = await self.call("GET", "/v1/nodes", deadline=self.deadline_for(deadline))
         return list(out["nodes"])
+
+    async def set_node_state(
+        self, node_id: str, state: str, *, rid: str | None = None, deadline: float | None = _UNSET
+    ) -> None:
+        """Set a node's admin state: ``active``, ``draining`` or ``decommissioned``."""
+        await self.call(
+            "POST",
+            f"/v1/node/{node_id}/state",
+            body={"state": state, "rid": rid or new_rid()},
+            deadline=self.deadline_for(deadline),
+            what=f"node {node_id} state {state}",
+        )
 
     async def status(self, *, deadline: float | None = 5.0) -> dict[str, Any]:
         """``GET /status`` of every configured master (unreachable ones: ``alive: False``)."""

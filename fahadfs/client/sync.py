@@ -114,6 +114,11 @@ class SyncClient:
     def nodes(self, *, deadline: float | None = _UNSET) -> list[dict[str, Any]]:
         return self._run(self.client.nodes(deadline=deadline))
 
+    def set_node_state(
+        self, node_id: str, state: str, *, rid: str | None = None, deadline: float | None = _UNSET
+    ) -> None:
+        self._run(self.client.set_node_state(node_id, state, rid=rid, deadline=deadline))
+
     def status(self, *, deadline: float | None = 5.0) -> dict[str, Any]:
         return self._run(self.client.status(deadline=deadline))
 

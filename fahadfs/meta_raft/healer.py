@@ -62,6 +62,7 @@ class Healer:
         self.orphan_seen: dict[tuple[int, str], float] = {}
         self.garbage: list[tuple[int, str]] = []
         self._session: aiohttp.ClientSession | None = None
+        self._alive: set[str] | None = None
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -101,6 +102,7 @@ class Healer:
             self.log.info("healer.safemode", seconds=self.config.timeouts.dead_node)
         rows, pending, registry = m.read(self._snapshot)
         views = m.tracker.views(registry, now)
+        self._log_liveness({v.id for v in views if v.alive}, now)
         held = {
             n: r.chunks
             for n, r in m.tracker.reports.items()
@@ -139,6 +141,14 @@ class Healer:
             "trims": len(plan.trims),
         }
         return self.stats.last
+
+    def _log_liveness(self, alive: set[str], now: float) -> None:
+        if self._alive is not None and not self.safemode(now):
+            for node in sorted(self._alive - alive):
+                self.log.warning("node.dead", node=node)
+            for node in sorted(alive - self._alive):
+                self.log.info("node.alive", node=node)
+        self._alive = alive
 
     def _snapshot(self) -> tuple[list[ChunkRow], set[int], list[dict[str, Any]]]:
         state = self.master.raft.state
@@ -251,6 +261,14 @@ class Healer:
             return
         self.busy[copy.source] += 1
         self.busy[copy.target] += 1
+        self.log.info(
+            "repair.start",
+            chunk=f"{copy.chunk:016x}",
+            source=copy.source,
+            target=copy.target,
+            live_before=copy.live,
+            reason=copy.reason,
+        )
         task = asyncio.get_running_loop().create_task(self._copy(copy))
         self.inflight[copy.chunk] = task
 

@@ -11,7 +11,6 @@ the disk. Import it through ``fahadfs.storage.chunkstore``.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import errno
 import functools
 import os
@@ -27,6 +26,7 @@ import structlog
 
 from fahadfs import checksum
 from fahadfs.errors import ChunkNotFound, FahadfsError, IntegrityError, InvalidArgument, NoSpace
+from fahadfs.storage._diskio import DiskIO, GroupSync, fsync_dir
 from fahadfs.storage.chunkstore import (
     CHUNK_ID_RE,
     ChunkHandle,
@@ -85,94 +85,6 @@ def read_footer(fd: int, chunk_id: int) -> ChunkInfo:
     if size < FOOTER_SIZE:
         raise BadChunkFile("shorter than its footer")
     return unpack_footer(os.pread(fd, FOOTER_SIZE, size - FOOTER_SIZE), size, chunk_id)
-
-
-def _load_syncfs() -> Callable[[int], int] | None:
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_int]
-    return fn  # type: ignore[no-any-return]
-
-
-_SYNCFS = _load_syncfs()
-
-
-class DiskIO:
-    """The system calls whose failures matter, as a seam: tests pass a subclass that fails."""
-
-    def write(self, fd: int, data: memoryview | bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-
-    def fsync(self, fd: int) -> None:
-        os.fsync(fd)
-
-    def syncfs(self, fd: int) -> None:
-        """Flush everything written to the file system holding ``fd`` (Linux syncfs)."""
-        if _SYNCFS is None:
-            os.sync()
-        elif _SYNCFS(fd) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err))
-
-    def available(self, path: Path) -> int:
-        st = os.statvfs(path)
-        return st.f_bavail * st.f_frsize
-
-
-def _fsync_dir(io: DiskIO, path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        io.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-class _GroupSync:
-    """One ``syncfs`` shared by every caller waiting at the same time.
-
-    A caller arriving while a sync runs waits for the next one (its data may be newer).
-    """
-
-    def __init__(self, store: DiskChunkStore, fd: int) -> None:
-        self._store = store
-        self._fd = fd
-        self._waiting: list[asyncio.Future[None]] = []
-        self._task: asyncio.Task[None] | None = None
-        self.syncs = 0
-
-    async def barrier(self) -> None:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append(fut)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._drain(), name="chunkstore.group_sync")
-        await fut
-
-    async def _drain(self) -> None:
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting, []
-                try:
-                    await self._store._run(self._store._io.syncfs, self._fd)
-                    self.syncs += 1
-                except OSError as exc:
-                    for fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                else:
-                    for fut in batch:
-                        if not fut.done():
-                            fut.set_result(None)
-        finally:
-            for fut in self._waiting:
-                fut.cancel()
-
-    def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
 
 
 class _DiskWriter(ChunkWriter):
@@ -242,7 +154,8 @@ class _DiskWriter(ChunkWriter):
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` in a thread as this writer's one call in flight."""
         await self._settle()
-        pending = self._pending = self._store._submit(fn, *args)
+        pending: asyncio.Future[T] = self._store._submit(fn, *args)
+        self._pending = pending
         await self._settle()
         return pending.result()
 
@@ -283,13 +196,20 @@ class _DiskWriter(ChunkWriter):
         info = await self._call(self._seal, tail, expected_checksum, generation)
         self._fill = 0
         self._return_buffers()
+        self._check_not_aborted()
         if info is None:
             await self.abort()
             raise checksum_mismatch(self.chunk_id, expected_checksum or 0, self._crc.value)
         await self._group_barrier()
+        self._check_not_aborted()
         self._info = info
         self._state = "prepared"
         return info
+
+    def _check_not_aborted(self) -> None:
+        """An ``abort`` may run while this writer waits on a thread (its caller cancelled)."""
+        if self._state == "aborted":
+            raise FahadfsError(f"write of chunk {format_chunk_id(self.chunk_id)} was aborted")
 
     async def _group_barrier(self) -> None:
         if self._store._group is None:
@@ -303,7 +223,7 @@ class _DiskWriter(ChunkWriter):
     def _install(self) -> None:  # in a thread
         os.rename(self._tmp, self._final)
         if self._store._group is None:
-            _fsync_dir(self._store._io, self._final.parent)
+            fsync_dir(self._store._io, self._final.parent)
 
     async def commit(self) -> ChunkInfo:
         if self._state != "prepared" or self._info is None:
@@ -374,11 +294,11 @@ class DiskChunkStore(ChunkStore):
         self._buffers: list[bytearray] = []
         self._executor = ThreadPoolExecutor(io_threads, thread_name_prefix="chunkstore")
         self._make_dirs()
-        self._group: _GroupSync | None = None
+        self._group: GroupSync | None = None
         self._root_fd = -1
         if sync == "group":
             self._root_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            self._group = _GroupSync(self, self._root_fd)
+            self._group = GroupSync(functools.partial(self._run, self._io.syncfs, self._root_fd))
         self.startup = self._scan()
 
     # ----- layout and start-up -----
@@ -399,8 +319,8 @@ class DiskChunkStore(ChunkStore):
                 sub.mkdir(exist_ok=True)
                 created = True
         if created:
-            _fsync_dir(self._io, self.chunks_dir)
-            _fsync_dir(self._io, self.root)
+            fsync_dir(self._io, self.chunks_dir)
+            fsync_dir(self._io, self.root)
 
     def _scan(self) -> dict[str, int]:
         """Index every chunk file; remove temp leftovers; quarantine files that fail checks."""

@@ -40,7 +40,11 @@ class NodePlan:
 
 
 def plan_node(
-    cfg: config_mod.Config, node_id: str, listen: str | None, data: str | None
+    cfg: config_mod.Config,
+    node_id: str,
+    listen: str | None,
+    data: str | None,
+    capacity: str | None = None,
 ) -> NodePlan:
     node_cfg = cfg.node(node_id)
     if node_cfg is None and listen is None:
@@ -68,8 +72,11 @@ def plan_node(
             data_dir = Path(cfg.source).resolve().parent / data_dir
     else:
         data_dir = cfg.process_dir(node_id)
-    capacity = node_cfg.capacity if node_cfg else config_mod.parse_size(DEFAULT_CAPACITY)
-    return NodePlan(node_id, host, port, advertise, data_dir.resolve(), capacity)
+    if capacity is not None:
+        size = config_mod.parse_size(capacity, "--capacity")
+    else:
+        size = node_cfg.capacity if node_cfg else config_mod.parse_size(DEFAULT_CAPACITY)
+    return NodePlan(node_id, host, port, advertise, data_dir.resolve(), size)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -144,11 +151,17 @@ async def run_node(cfg: config_mod.Config, plan: NodePlan, log: Any, *, sync: st
         log.info("node.stopped")
 
 
-def main_node(node_id: str, config_path: str | None, listen: str | None, data: str | None) -> int:
+def main_node(
+    node_id: str,
+    config_path: str | None,
+    listen: str | None,
+    data: str | None,
+    capacity: str | None = None,
+) -> int:
     """The ``fahadfs node`` command: 0 after a clean stop, 1 with one line on stderr on error."""
     try:
         cfg = config_mod.load(config_path)
-        plan = plan_node(cfg, node_id, listen, data)
+        plan = plan_node(cfg, node_id, listen, data, capacity)
         plan.data_dir.mkdir(parents=True, exist_ok=True)
         pid_file = plan.data_dir / f"{node_id}.pid"
         claim_pid_file(pid_file)

@@ -368,7 +368,8 @@ class MemoryChunkStore(ChunkStore):
         self._blobs[chunk_id] = bytes(data)
 
 
-from fahadfs.storage._disk import DiskChunkStore, DiskIO  # noqa: E402  (re-export)
+from fahadfs.storage._disk import DiskChunkStore  # noqa: E402  (re-export)
+from fahadfs.storage._diskio import DiskIO  # noqa: E402
 
 __all__ = [
     "CHUNK_ID_RE",

@@ -11,7 +11,7 @@ import pytest
 
 from fahadfs import errors
 from fahadfs.client import Client
-from tests.client.fakes import FakeCluster
+from tests.client.fakes import FakeCluster, cbor
 from tests.client.test_upload import MiB, blob
 
 
@@ -161,3 +161,34 @@ async def test_an_empty_file_downloads_as_empty(cluster: FakeCluster, tmp_path: 
     async with Client(cluster.config()) as c:
         await c.get("/e", tmp_path / "e")
     assert (tmp_path / "e").read_bytes() == b""
+
+
+@pytest.mark.parametrize("target", ["path", "stream"])
+async def test_a_file_replaced_during_the_get_is_read_again(
+    cluster: FakeCluster, tmp_path: Path, target: str
+) -> None:
+    m = cluster.leader
+    old_chunks = await upload(cluster, blob(1500, seed=1))
+    old_stat = m.stat("/f")
+    await upload(cluster, blob(2500, seed=2))
+    for c in old_chunks:  # the old version's chunks were collected
+        for n in cluster.nodes:
+            n.chunks.pop(c["id"], None)
+    stale = [True]
+
+    async def first_stat_is_old(request: Any, body: Any) -> Any:
+        if request.path == "/v1/stat" and stale[0]:
+            stale[0] = False
+            return cbor(old_stat)
+        return None
+
+    m.hook = first_stat_is_old
+    async with Client(cluster.config()) as c:
+        if target == "path":
+            res = await c.get("/f", tmp_path / "out")
+            assert (tmp_path / "out").read_bytes() == blob(2500, seed=2)
+        else:
+            buf = io.BytesIO()
+            res = await c.get("/f", buf)
+            assert buf.getvalue() == blob(2500, seed=2)
+    assert res.version == m.files["/f"]["version"] and res.size == 2500

@@ -19,7 +19,9 @@ MiB = 1 << 20
 
 
 def blob(n: int, seed: int = 1) -> bytes:
-    return bytes((i * 31 + seed) % 251 for i in range(n))
+    """``n`` bytes of a seeded pattern with period 251 (not a multiple of any chunk size)."""
+    period = bytes((i * 31 + seed) % 251 for i in range(251))
+    return (period * (n // 251 + 1))[:n]
 
 
 def stored(cluster: FakeCluster, path: str) -> bytes:
@@ -240,3 +242,40 @@ async def test_local_problems_are_os_errors(cluster: FakeCluster, tmp_path: Path
 
 def test_blob_helper_is_not_constant() -> None:
     assert len(set(blob(300))) > 200 and os.urandom(1)
+
+
+async def test_a_node_found_dead_is_avoided_by_the_other_chunks(
+    cluster: FakeCluster, tmp_path: Path
+) -> None:
+    m = cluster.leader
+    await cluster.node("n1").stop()
+    local = tmp_path / "f"
+    local.write_bytes(blob(4 * MiB))
+    async with Client(cluster.config()) as c:
+        await c.put(local, "/dead", parallel=1)
+    assert all("n1" not in ch["replicas"] for ch in m.files["/dead"]["chunks"])
+    replans = [p.body for p in m.ops("plan") if p.body.get("count") == 1]
+    assert len(replans) == 3 and all(p["exclude"] == ["n1"] for p in replans)
+
+
+async def test_a_commit_whose_answer_is_lost_is_retried_with_its_rid(
+    cluster: FakeCluster,
+) -> None:
+    m = cluster.leader
+    first = [True]
+
+    async def lose_first_commit_answer(request: web.Request, body: Any) -> Any:
+        if request.path == "/v1/commit" and first[0]:
+            first[0] = False
+            m.dispatch(request, body)  # applied...
+            assert request.transport is not None
+            request.transport.close()  # ...but the answer never arrives
+            return web.Response()
+        return None
+
+    m.hook = lose_first_commit_answer
+    async with Client(cluster.config()) as c:
+        res = await c.put(blob(100), "/once")
+    commits = m.ops("commit")
+    assert len(commits) == 2 and commits[0].body["rid"] == commits[1].body["rid"]
+    assert res.version == m.files["/once"]["version"]  # the first (and only) application

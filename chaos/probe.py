@@ -1,0 +1,106 @@
+"""Observing the cluster from outside: the master's file map, redundancy, and what is on disk.
+
+Reads of the master use ``stale=1`` (the master's local state, no read barrier) on the leader
+so that sampling stays cheap; what is on disk is read from the chunk files themselves
+(``<data>/chunks/<2 hex>/<16 hex>``: the data then a 40-byte footer, docs/FORMAT.md) with the
+CRC32C computed from the bytes, so the replica check trusts nothing the cluster says about
+its own disks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import cbor2
+
+from fahadfs import checksum
+
+from chaos.cluster import ChaosCluster
+from chaos.nemesis import FOOTER_SIZE, chunk_files
+
+HEADERS = {"Accept": "application/cbor"}
+
+
+async def _get(session: aiohttp.ClientSession, url: str, timeout: float = 3.0) -> Any:
+    async with session.get(url, headers=HEADERS, timeout=aiohttp.ClientTimeout(total=timeout)) as r:
+        data = await r.read()
+        if r.status != 200:
+            raise RuntimeError(f"GET {url}: HTTP {r.status}")
+        return cbor2.loads(data) if "cbor" in r.content_type else None
+
+
+async def leader_url(session: aiohttp.ClientSession, cluster: ChaosCluster) -> str | None:
+    for m in cluster.masters:
+        if m in cluster.paused or not cluster.alive(m):
+            continue
+        try:
+            async with session.get(
+                f"{cluster.http(m)}/status", timeout=aiohttp.ClientTimeout(total=1.0)
+            ) as r:
+                s = await r.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            continue
+        if s.get("role") == "leader" and s.get("has_quorum"):
+            return cluster.http(m)
+    return None
+
+
+async def file_map(session: aiohttp.ClientSession, base: str, parallel: int = 16) -> dict[str, Any]:
+    """path -> stat with chunks (and their replica lists) for every file, from one master."""
+    walked = await _get(session, f"{base}/v1/walk?path=/&stale=1", timeout=10.0)
+    paths = [p for p, s in walked["entries"] if s.get("type") == "file"]
+    out: dict[str, Any] = {}
+    sem = asyncio.Semaphore(parallel)
+
+    async def one(path: str) -> None:
+        async with sem:
+            try:
+                out[path] = await _get(session, f"{base}/v1/stat?path={urllib.parse.quote(path)}&stale=1")
+            except RuntimeError:
+                pass  # removed since the walk
+
+    await asyncio.gather(*(one(p) for p in paths))
+    return out
+
+
+def under_replicated(files: dict[str, Any], down: set[str], default: int) -> tuple[int, int]:
+    """(chunks with fewer copies than their factor on nodes that are up, chunks)."""
+    factors: dict[int, int] = {}
+    replicas: dict[int, set[str]] = {}
+    for f in files.values():
+        for c in f.get("chunks") or []:
+            factors[c["id"]] = max(factors.get(c["id"], 0), int(f.get("replication") or default))
+            replicas[c["id"]] = set(c.get("replicas") or []) - down
+    under = sum(1 for cid, k in factors.items() if len(replicas[cid]) < k)
+    return under, len(factors)
+
+
+def disk_inventory(cluster: ChaosCluster) -> dict[str, dict[int, dict[str, int]]]:
+    """node -> chunk id -> {"size", "crc"} of the bytes really on its disk."""
+    out: dict[str, dict[int, dict[str, int]]] = {}
+    for node in cluster.nodes:
+        held: dict[int, dict[str, int]] = {}
+        for path in chunk_files(cluster.data_dir(node)):
+            try:
+                data = Path(path).read_bytes()
+            except OSError:
+                continue
+            body = data[: max(0, len(data) - FOOTER_SIZE)]
+            held[int(path.name, 16)] = {"size": len(body), "crc": checksum.of(body)}
+        out[node] = held
+    return out
+
+
+async def snapshot(cluster: ChaosCluster) -> dict[str, Any]:
+    """Input of the replicas checker: the leader's file map and the disks."""
+    async with aiohttp.ClientSession() as session:
+        base = await leader_url(session, cluster)
+        if base is None:
+            raise RuntimeError("no leader to read the replica map from")
+        files = await file_map(session, base)
+    disks = await asyncio.to_thread(disk_inventory, cluster)
+    return {"files": files, "disks": {n: {str(k): v for k, v in d.items()} for n, d in disks.items()}}
