@@ -54,5 +54,5 @@ if __name__ == "__main__":
         port=port,
         access_log=None,
         print=None,
-        handler_args={"read_bufsize": READ_BUFFER},
+        read_bufsize=READ_BUFFER,
     )

@@ -12,6 +12,7 @@ into an aiohttp ``cleanup_ctx`` entry, so they start and stop with the app::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -54,7 +55,14 @@ async def run_forever(
             if stats:
                 log.debug(f"{task.name}.done", **stats)
         elapsed = time.monotonic() - started
-        await asyncio.sleep(max(0.0, task.interval - elapsed))
+        wakeup: asyncio.Event | None = getattr(task, "wakeup", None)
+        if wakeup is None:
+            await asyncio.sleep(max(0.0, task.interval - elapsed))
+        else:
+            # A task may ask to run again early (the healer does when a copy finishes).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wakeup.wait(), max(0.0, task.interval - elapsed))
+            wakeup.clear()
 
 
 def background(

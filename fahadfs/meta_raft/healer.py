@@ -63,6 +63,7 @@ class Healer:
         self.garbage: list[tuple[int, str]] = []
         self._session: aiohttp.ClientSession | None = None
         self._alive: set[str] | None = None
+        self.wakeup = asyncio.Event()  # set when a copy ends: plan the next one at once
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -297,6 +298,7 @@ class Healer:
             self.busy[copy.source] -= 1
             self.busy[copy.target] -= 1
             self.inflight.pop(copy.chunk, None)
+            self.wakeup.set()
 
     async def _replicate(self, copy: Copy) -> bool:
         m = self.master
