@@ -8,6 +8,7 @@ process it started by pid.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import time
@@ -141,13 +142,22 @@ class LocalCluster:
         live = [p for p in self.procs.values() if p.alive()]
         launcher.wait_ready(self.config, node_ids, timeout=timeout, procs=live)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 8.0) -> None:
+        """SIGTERM every process at once, wait together, SIGKILL whatever is left."""
+        live = [p for p in self.procs.values() if p.alive()]
+        for p in live:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(p.alive() for p in live):
+            time.sleep(0.05)
+        for p in live:
+            if p.alive():
+                launcher.kill(p)
         for p in self.procs.values():
-            with contextlib.suppress(Exception):
-                if p.alive():
-                    launcher.stop_pid(p.pid, timeout=5.0, popen=p.popen)
-                elif p.popen is not None:
-                    p.popen.poll()
+            if p.popen is not None:
+                with contextlib.suppress(Exception):
+                    p.popen.wait(5)
 
     def __enter__(self) -> LocalCluster:
         return self
@@ -168,7 +178,11 @@ class LocalCluster:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for m in self.config.masters:
-                if m.id in exclude or not self.procs.get(m.id, None) or not self.procs[m.id].alive():
+                if (
+                    m.id in exclude
+                    or not self.procs.get(m.id, None)
+                    or not self.procs[m.id].alive()
+                ):
                     continue
                 try:
                     s = self.status(m.id)

@@ -21,6 +21,18 @@ def masters_only(tmp_path: Path) -> Iterator[LocalCluster]:
         cluster.stop()
 
 
+@pytest.fixture(scope="module")
+def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """One cluster for a module's tests that leave every process running."""
+    root = tmp_path_factory.mktemp("shared")
+    cluster = LocalCluster(root / "c", ClusterSpec(nodes=5, chunk_size=64 << 10))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
     """Three masters and five file nodes, 64 KiB chunks."""

@@ -29,7 +29,10 @@ def chunk_files(c: LocalCluster, chunk_id: int) -> list[Path]:
 @pytest.mark.parametrize(
     "size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 5 * CHUNK + 123], ids=lambda s: f"{s}B"
 )
-def test_round_trip_every_chunk_on_three_distinct_nodes(cluster: LocalCluster, size: int) -> None:
+def test_round_trip_every_chunk_on_three_distinct_nodes(
+    shared_cluster: LocalCluster, size: int
+) -> None:
+    cluster = shared_cluster
     data = os.urandom(size)
     with SyncClient(cluster.config) as c:
         c.put(data, "/rt.bin")
@@ -42,7 +45,10 @@ def test_round_trip_every_chunk_on_three_distinct_nodes(cluster: LocalCluster, s
         assert len(chunk_files(cluster, ch["id"])) == 3
 
 
-def test_corrupt_replica_is_bypassed_and_reported(cluster: LocalCluster, tmp_path: Path) -> None:
+def test_corrupt_replica_is_bypassed_and_reported(
+    shared_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    cluster = shared_cluster
     data = os.urandom(3 * CHUNK)
     with SyncClient(cluster.config) as c:
         c.put(data, "/rot.bin")
@@ -84,7 +90,9 @@ def test_node_killed_during_multi_chunk_upload_still_gets_three_copies(
         assert set(ch["replicas"]) <= on_disk, (ch["replicas"], on_disk)
 
 
-def test_second_writer_gets_ebusy_naming_the_holder(cluster: LocalCluster) -> None:
+def test_second_writer_gets_ebusy_naming_the_holder(shared_cluster: LocalCluster) -> None:
+    cluster = shared_cluster
+
     async def go() -> None:
         async with (
             Client(cluster.config, client_id="writer-one") as a,
@@ -133,7 +141,8 @@ def test_leader_killed_during_upload_completes_or_fails_cleanly(
         assert c.read_bytes("/ha.bin") == src.read_bytes()
 
 
-def test_forged_or_expired_token_403_and_bad_chunk_id_400(cluster: LocalCluster) -> None:
+def test_forged_or_expired_token_403_and_bad_chunk_id_400(shared_cluster: LocalCluster) -> None:
+    cluster = shared_cluster
     from fahadfs import auth
 
     node = cluster.http("n1")
