@@ -19,6 +19,7 @@ import atexit
 import contextlib
 import glob
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -26,10 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaos import netns
 from fahadfs import launcher
 from fahadfs.localcluster import ClusterSpec, LocalCluster, render_toml
-
-from chaos import netns
 
 GID_BASE = 61000
 TMPFS_SIZE = 24 << 20
@@ -40,8 +40,7 @@ FAKETIME_LIBS = (
     "/usr/local/lib/faketime/libfaketime.so.1",
 )
 
-# Timeouts short enough that healing happens within a run.
-TIMEOUT_EXTRAS = "chunk_report = 2\n"
+# Timeouts and intervals short enough that healing happens within a run.
 EXTRA_TOML = """
 [healer]
 interval = 0.5
@@ -55,7 +54,8 @@ interval = 3
 def spec(chunk_size: int = 64 << 10) -> ClusterSpec:
     return ClusterSpec(
         masters=3, nodes=5, replication=3, chunk_size=chunk_size, node_capacity=1 << 30,
-        heartbeat=0.2, dead_node=2.0, session=10.0, orphan_grace=30.0, extra_toml=EXTRA_TOML,
+        heartbeat=0.2, dead_node=2.0, session=10.0, orphan_grace=30.0, chunk_report=2.0,
+        extra_toml=EXTRA_TOML,
     )  # fmt: skip
 
 
@@ -90,7 +90,6 @@ class ChaosCluster:
             self.topology = netns.Topology(ids).create()
             hosts = [self.topology.address(i) for i in ids]
         text = render_toml(cluster_spec, root / "data", hosts)
-        text = text.replace("[timeouts]\n", "[timeouts]\n" + TIMEOUT_EXTRAS, 1)
         (root / "cluster.toml").write_text(text)
         self.local = LocalCluster(root, cluster_spec, env=dict(opts.env))
         self.config = self.local.config
@@ -151,8 +150,15 @@ class ChaosCluster:
             f.parent.mkdir(parents=True, exist_ok=True)
             if not f.exists():
                 f.write_text("+0\n")
+            # Wall clock only: a real clock step (NTP, an operator) never moves CLOCK_MONOTONIC,
+            # and a monotonic clock going backwards just freezes every timer of the process.
             env.update(
-                {"LD_PRELOAD": lib, "FAKETIME_TIMESTAMP_FILE": str(f), "FAKETIME_CACHE_DURATION": "1"}
+                {
+                    "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                    "LD_PRELOAD": lib,
+                    "FAKETIME_TIMESTAMP_FILE": str(f),
+                    "FAKETIME_CACHE_DURATION": "1",
+                }
             )
         return env
 
@@ -242,7 +248,12 @@ class ChaosCluster:
                     p.popen.poll()
         self.paused.clear()
         for disk in reversed(self.mounts):
-            subprocess.run(["umount", "-l", str(disk)], capture_output=True, timeout=10, check=False)
+            for log in [*disk.glob("*.log"), *disk.glob("*.out")]:
+                with contextlib.suppress(OSError):
+                    shutil.copy(log, disk.parent / f"disk-{log.name}")
+            subprocess.run(
+                ["umount", "-l", str(disk)], capture_output=True, timeout=10, check=False
+            )
         self.mounts.clear()
         if self.topology is not None:
             self.topology.destroy()

@@ -25,7 +25,7 @@ def sha256(data: bytes) -> str:
 
 
 def fingerprint(data: bytes, chunk_size: int) -> str:
-    """``"<size>:<crc>,<crc>..."``: what a stat shows of ``data`` stored in ``chunk_size`` chunks."""
+    """``"<size>:<crc>,<crc>..."``: what a stat shows of ``data`` stored in chunks of that size."""
     crcs = [str(checksum.of(data[i : i + chunk_size])) for i in range(0, len(data), chunk_size)]
     return f"{len(data)}:{','.join(crcs)}"
 

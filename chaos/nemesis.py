@@ -209,23 +209,17 @@ def full_disk_node(ctx: Ctx, node: str) -> Event:
     if disk not in ctx.cluster.mounts:
         return _ev("full_disk_node", "skip", node, reason="node is not on a tmpfs (needs root)")
     written = 0
-    block = b"\0" * (1 << 20)
-    with open(disk / BALLAST, "ab") as fh:
-        for _ in range(1 << 12):  # bounded: 4 GiB at most
-            try:
-                fh.write(block)
-                fh.flush()
-                written += len(block)
-            except OSError:
-                break
-        for size in (4096, 512, 1):  # the last partial block
-            for _ in range(1 << 10):
+    fd = os.open(disk / BALLAST, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        for size in (1 << 20, 1 << 16, 4096, 512, 1):  # big blocks, then the last crumbs
+            block = b"\0" * size
+            for _ in range(1 << 12):  # bounded: 4 GiB of the largest block at most
                 try:
-                    fh.write(b"\0" * size)
-                    fh.flush()
-                    written += size
+                    written += os.write(fd, block)
                 except OSError:
                     break
+    finally:
+        os.close(fd)
     free = os.statvfs(disk)
     return _ev("full_disk_node", "ok", node, ballast=written, free=free.f_bavail * free.f_frsize)
 
@@ -242,7 +236,7 @@ def free_disk_node(ctx: Ctx, node: str) -> Event:
 
 
 def clock_jump(ctx: Ctx, process: str, seconds: int) -> Event:
-    """Shift one process's clock (wall and monotonic) by ``seconds`` from real time."""
+    """Set one process's wall clock ``seconds`` away from real time (0: back to real time)."""
     if process not in ctx.cluster.opts.faketime:
         return _ev("clock_jump", "skip", process, reason="process not under libfaketime")
     f = ctx.cluster.clock_file(process)

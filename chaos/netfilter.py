@@ -8,8 +8,9 @@ socket sent a packet (``meta skgid``). Isolating a process drops:
 - every packet on a connection it took part in is dropped in both directions, and
 - every packet addressed to its listening ports (new connections towards it).
 
-All rules of a run live in one table, ``inet fahadfs_chaos_<run tag>``, one pair of chains per
-isolated process; healing deletes that pair, and the end of the run (or exit) deletes the table. Traffic only ever concerns 127.0.0.0/8.
+All rules of a run live in one table, ``inet fahadfs_chaos_<run tag>``, one pair of chains
+per isolated process; healing deletes that pair, and the end of the run (or exit) deletes the
+table. Traffic only ever concerns 127.0.0.0/8.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ def available() -> str | None:
 
 
 def _nft(script: str) -> None:
-    subprocess.run(["nft", "-f", "-"], input=script.encode(), check=True, capture_output=True,
-                   timeout=10)
+    subprocess.run(
+        ["nft", "-f", "-"], input=script.encode(), check=True, capture_output=True, timeout=10
+    )
 
 
 def rules(table: str, name: str, gid: int, ports: Sequence[int], mark: int) -> str:
@@ -78,8 +80,12 @@ class Firewall:
         if self.active.pop(name, None) is None:
             return
         for chain in (f"{name}_out", f"{name}_in"):
-            subprocess.run(["nft", "delete", "chain", "inet", self.table, chain],
-                           capture_output=True, timeout=10, check=False)
+            subprocess.run(
+                ["nft", "delete", "chain", "inet", self.table, chain],
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
 
     def destroy(self) -> None:
         """Delete the table (every rule of the run). Idempotent."""
@@ -88,15 +94,18 @@ class Firewall:
 
 
 def delete_table(table: str) -> None:
-    subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True, timeout=10,
-                   check=False)
+    subprocess.run(
+        ["nft", "delete", "table", "inet", table], capture_output=True, timeout=10, check=False
+    )
 
 
 def leftover_tables() -> list[str]:
     """Tables of ours still loaded (for cleanup and tests)."""
-    out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, timeout=10,
-                         check=False)
+    out = subprocess.run(
+        ["nft", "list", "tables"], capture_output=True, text=True, timeout=10, check=False
+    )
     return [
-        line.split()[-1] for line in out.stdout.splitlines()
+        line.split()[-1]
+        for line in out.stdout.splitlines()
         if line.startswith("table inet " + TABLE_PREFIX)
     ]

@@ -84,8 +84,20 @@ class Topology:
         ns, port = self.ns(pid), self.port(pid)
         _ip("netns", "add", ns)
         self.created.append(ns)
-        _ip("-n", self.bridge_ns, "link", "add", port, "type", "veth", "peer", "name", "eth0",
-            "netns", ns)
+        _ip(
+            "-n",
+            self.bridge_ns,
+            "link",
+            "add",
+            port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            ns,
+        )
         _ip("-n", self.bridge_ns, "link", "set", port, "master", "br0", "up")
         _ip("-n", ns, "addr", "add", f"{self.address(pid)}/24", "dev", "eth0")
         _ip("-n", ns, "link", "set", "eth0", "up")
@@ -128,7 +140,11 @@ class Topology:
 
 
 def leftovers() -> list[str]:
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10,
-                         check=False)
-    return [line.split()[0] for line in out.stdout.splitlines()
-            if line.startswith(PREFIX) and len(line.split()[0]) <= 12]
+    out = subprocess.run(
+        ["ip", "netns", "list"], capture_output=True, text=True, timeout=10, check=False
+    )
+    return [
+        line.split()[0]
+        for line in out.stdout.splitlines()
+        if line.startswith(PREFIX) and len(line.split()[0]) <= 12
+    ]

@@ -17,10 +17,9 @@ from typing import Any
 import aiohttp
 import cbor2
 
-from fahadfs import checksum
-
 from chaos.cluster import ChaosCluster
 from chaos.nemesis import FOOTER_SIZE, chunk_files
+from fahadfs import checksum
 
 HEADERS = {"Accept": "application/cbor"}
 
@@ -42,7 +41,7 @@ async def leader_url(session: aiohttp.ClientSession, cluster: ChaosCluster) -> s
                 f"{cluster.http(m)}/status", timeout=aiohttp.ClientTimeout(total=1.0)
             ) as r:
                 s = await r.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+        except (TimeoutError, aiohttp.ClientError, ValueError):
             continue
         if s.get("role") == "leader" and s.get("has_quorum"):
             return cluster.http(m)
@@ -59,7 +58,9 @@ async def file_map(session: aiohttp.ClientSession, base: str, parallel: int = 16
     async def one(path: str) -> None:
         async with sem:
             try:
-                out[path] = await _get(session, f"{base}/v1/stat?path={urllib.parse.quote(path)}&stale=1")
+                out[path] = await _get(
+                    session, f"{base}/v1/stat?path={urllib.parse.quote(path)}&stale=1"
+                )
             except RuntimeError:
                 pass  # removed since the walk
 
@@ -67,16 +68,46 @@ async def file_map(session: aiohttp.ClientSession, base: str, parallel: int = 16
     return out
 
 
-def under_replicated(files: dict[str, Any], down: set[str], default: int) -> tuple[int, int]:
-    """(chunks with fewer copies than their factor on nodes that are up, chunks)."""
-    factors: dict[int, int] = {}
-    replicas: dict[int, set[str]] = {}
-    for f in files.values():
-        for c in f.get("chunks") or []:
-            factors[c["id"]] = max(factors.get(c["id"], 0), int(f.get("replication") or default))
-            replicas[c["id"]] = set(c.get("replicas") or []) - down
-    under = sum(1 for cid, k in factors.items() if len(replicas[cid]) < k)
-    return under, len(factors)
+class Redundancy:
+    """How many referenced chunks have fewer copies on disk, on nodes that are up, than their
+    factor. File stats are cached by (path, version); copies are the chunk files' names."""
+
+    def __init__(self, cluster: ChaosCluster) -> None:
+        self.cluster = cluster
+        self.k = cluster.config.replication
+        self._stats: dict[str, tuple[int, list[int], int]] = {}  # path -> (version, ids, k)
+
+    async def sample(
+        self, session: aiohttp.ClientSession, base: str, down: set[str]
+    ) -> tuple[int, int]:
+        walked = await _get(session, f"{base}/v1/walk?path=/&stale=1", timeout=10.0)
+        files = {p: s.get("version") for p, s in walked["entries"] if s.get("type") == "file"}
+        for path in list(self._stats):
+            if path not in files:
+                del self._stats[path]
+        for path, version in files.items():
+            if self._stats.get(path, (None,))[0] != version:
+                try:
+                    st = await _get(
+                        session, f"{base}/v1/stat?path={urllib.parse.quote(path)}&stale=1"
+                    )
+                except RuntimeError:
+                    continue
+                ids = [int(c["id"]) for c in st.get("chunks") or []]
+                self._stats[path] = (st.get("version"), ids, int(st.get("replication") or self.k))
+        factors: dict[int, int] = {}
+        for _v, ids, k in self._stats.values():
+            for cid in ids:
+                factors[cid] = max(factors.get(cid, 0), k)
+        up = [n for n in self.cluster.nodes if n not in down]
+        held = await asyncio.to_thread(lambda: [chunk_names(self.cluster.data_dir(n)) for n in up])
+        under = sum(1 for cid, k in factors.items() if sum(cid in h for h in held) < k)
+        return under, len(factors)
+
+
+def chunk_names(root: Path) -> set[int]:
+    """Ids of the chunk files in a node's data directory (names only, nothing read)."""
+    return {int(p.name, 16) for p in chunk_files(root)}
 
 
 def disk_inventory(cluster: ChaosCluster) -> dict[str, dict[int, dict[str, int]]]:
@@ -103,4 +134,7 @@ async def snapshot(cluster: ChaosCluster) -> dict[str, Any]:
             raise RuntimeError("no leader to read the replica map from")
         files = await file_map(session, base)
     disks = await asyncio.to_thread(disk_inventory, cluster)
-    return {"files": files, "disks": {n: {str(k): v for k, v in d.items()} for n, d in disks.items()}}
+    return {
+        "files": files,
+        "disks": {n: {str(k): v for k, v in d.items()} for n, d in disks.items()},
+    }

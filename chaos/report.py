@@ -34,7 +34,9 @@ class Summary:
         return {"summary": True, **asdict(self)}
 
 
-def verdict(results: Sequence[CheckResult], skipped_faults: Sequence[str], errors: Sequence[str]) -> tuple[str, list[str]]:
+def verdict(
+    results: Sequence[CheckResult], skipped_faults: Sequence[str], errors: Sequence[str]
+) -> tuple[str, list[str]]:
     """FAIL on any violation or harness error; else SKIP if a fault could not be injected."""
     reasons = [f"{r.checker}: {len(r.violations)} violation(s)" for r in results if not r.ok]
     reasons += list(errors)
@@ -79,8 +81,10 @@ def row(s: Summary) -> list[str]:
 
 
 def table(summaries: Sequence[Summary]) -> str:
-    widths = [max(w, *(len(row(s)[i]) for s in summaries)) if summaries else w
-              for i, (_, w) in enumerate(COLUMNS)]
+    widths = [
+        max(w, *(len(row(s)[i]) for s in summaries)) if summaries else w
+        for i, (_, w) in enumerate(COLUMNS)
+    ]
     lines = ["  ".join(name.ljust(w) for (name, _), w in zip(COLUMNS, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     for s in summaries:

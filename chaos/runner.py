@@ -26,7 +26,15 @@ from typing import Any
 
 from chaos import cluster as cluster_mod
 from chaos import history, nemesis, probe, schedule
-from chaos.checkers import CheckResult, durability, duplicates, linearizable, recovery, replicas, sessions
+from chaos.checkers import (
+    CheckResult,
+    duplicates,
+    durability,
+    linearizable,
+    recovery,
+    replicas,
+    sessions,
+)
 from chaos.history import HistoryWriter
 from chaos.report import Summary, summarize, verdict
 from chaos.workload import RETRIES, Workload, WorkloadConfig
@@ -53,7 +61,7 @@ class Monitor:
         self.ctx = ctx
         self.hist = hist
         self._force = asyncio.Event()
-        self.k = ctx.cluster.config.replication
+        self.probe = probe.Redundancy(ctx.cluster)
 
     def force(self) -> None:
         self._force.set()
@@ -72,8 +80,10 @@ class Monitor:
                 sample = await self._sample(session, down)
                 if sample is not None and (forced or (sample[0], sorted(down)) != last):
                     last = (sample[0], sorted(down))
-                    self.hist.monitor({"f": "redundancy", "under": sample[0], "chunks": sample[1],
-                                       "down": sorted(down), "since": since})
+                    self.hist.monitor(
+                        {"f": "redundancy", "under": sample[0], "chunks": sample[1],
+                         "down": sorted(down), "since": since}
+                    )  # fmt: skip
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._force.wait(), MONITOR_INTERVAL)
 
@@ -82,14 +92,14 @@ class Monitor:
             base = await probe.leader_url(session, self.ctx.cluster)
             if base is None:
                 return None
-            files = await asyncio.wait_for(probe.file_map(session, base), 10.0)
+            return await asyncio.wait_for(self.probe.sample(session, base, down), 20.0)
         except Exception:
             return None
-        return probe.under_replicated(files, down, self.k)
 
 
-async def _nemesis(sched: schedule.Schedule, ctx: nemesis.Ctx, hist: HistoryWriter,
-                   monitor: Monitor) -> None:
+async def _nemesis(
+    sched: schedule.Schedule, ctx: nemesis.Ctx, hist: HistoryWriter, monitor: Monitor
+) -> None:
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     for a in sched.actions:
@@ -118,11 +128,15 @@ async def _converge(ctx: nemesis.Ctx, timeout: float) -> dict[str, Any] | None:
     return snap
 
 
-async def _drive(sched: schedule.Schedule, ctx: nemesis.Ctx, hist: HistoryWriter,
-                 rc: RunConfig) -> dict[str, Any] | None:
-    cfg = WorkloadConfig(seed=sched.seed, workers=sched.workers, chunk_size=rc.chunk_size,
-                         op_timeout=rc.op_timeout)
+async def _drive(
+    sched: schedule.Schedule, ctx: nemesis.Ctx, hist: HistoryWriter, rc: RunConfig
+) -> dict[str, Any] | None:
+    cfg = WorkloadConfig(
+        seed=sched.seed, workers=sched.workers, chunk_size=rc.chunk_size, op_timeout=rc.op_timeout,
+        duration=sched.duration,
+    )  # fmt: skip
     wl = Workload(ctx.cluster.config, hist, cfg)
+    _log_loop_errors(ctx.cluster.root / "harness.log")
     await wl.setup()
     stop, stop_monitor = asyncio.Event(), asyncio.Event()
     monitor = Monitor(ctx, hist)
@@ -150,6 +164,17 @@ async def _drive(sched: schedule.Schedule, ctx: nemesis.Ctx, hist: HistoryWriter
         await asyncio.gather(wl_task, nem_task, mon_task, return_exceptions=True)
 
 
+def _log_loop_errors(path: Path) -> None:
+    """Unhandled errors of background tasks (e.g. the client's) go to harness.log, not stdout."""
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        with open(path, "a") as fh:
+            fh.write(f"{time.strftime('%H:%M:%S')} {context.get('message')}: {exc!r}\n")
+
+    asyncio.get_running_loop().set_exception_handler(handler)
+
+
 def cluster_options(sched: schedule.Schedule, rc: RunConfig) -> cluster_mod.Options:
     root = os.geteuid() == 0
     needs = sched.needs
@@ -162,8 +187,9 @@ def cluster_options(sched: schedule.Schedule, rc: RunConfig) -> cluster_mod.Opti
     )
 
 
-def check(events: list[dict[str, Any]], snap: dict[str, Any] | None, rc: RunConfig,
-          k: int = 3) -> list[CheckResult]:
+def check(
+    events: list[dict[str, Any]], snap: dict[str, Any] | None, rc: RunConfig, k: int = 3
+) -> list[CheckResult]:
     """Every checker over a finished run (pure)."""
     ops = history.ops(events)
     results = [
@@ -197,7 +223,9 @@ def run(sched: schedule.Schedule, rc: RunConfig) -> Summary:
     cluster = None
     ctx = None
     try:
-        cluster = cluster_mod.ChaosCluster(run_dir, cluster_mod.spec(rc.chunk_size), cluster_options(sched, rc))
+        cluster = cluster_mod.ChaosCluster(
+            run_dir, cluster_mod.spec(rc.chunk_size), cluster_options(sched, rc)
+        )
         ctx = nemesis.Ctx(cluster, run_tag=secrets.token_hex(3))
         entered = cluster.topology.entered() if cluster.topology else contextlib.nullcontext()
         with entered:
@@ -214,11 +242,28 @@ def run(sched: schedule.Schedule, rc: RunConfig) -> Summary:
         hist.close()
     k = cluster.config.replication if cluster else 3
     results = check(hist.events, snap, rc, k)
-    skipped = sorted({f"{e['f']} ({e.get('reason', '')})" for e in history.of_type(hist.events, "nemesis")
-                      if e.get("status") == "skip"})
+    errors += [
+        f"fault action {e['f']} failed: {e.get('error', '')}"[:300]
+        for e in history.of_type(hist.events, "nemesis")
+        if e.get("status") == "fail"
+    ]
+    skipped = sorted(
+        {
+            f"{e['f']} ({e.get('reason', '')})"
+            for e in history.of_type(hist.events, "nemesis")
+            if e.get("status") == "skip"
+        }
+    )
     counts = history.counts(hist.events)
-    summary = Summary(scenario=sched.scenario, seed=sched.seed, ops=counts["ops"], ok=counts["ok"],
-                      fail=counts["fail"], info=counts["info"], run_dir=str(run_dir))
+    summary = Summary(
+        scenario=sched.scenario,
+        seed=sched.seed,
+        ops=counts["ops"],
+        ok=counts["ok"],
+        fail=counts["fail"],
+        info=counts["info"],
+        run_dir=str(run_dir),
+    )
     summarize(summary, results)
     summary.result, summary.reasons = verdict(results, skipped, errors)
     with open(run_dir / "results.jsonl", "w") as fh:

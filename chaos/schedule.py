@@ -61,7 +61,9 @@ class Schedule:
             scenario=str(d["scenario"]),
             duration=float(d["duration"]),
             workers=int(d["workers"]),
-            actions=tuple(Action(float(a["at"]), str(a["action"]), dict(a["args"])) for a in d["actions"]),
+            actions=tuple(
+                Action(float(a["at"]), str(a["action"]), dict(a["args"])) for a in d["actions"]
+            ),
             needs=dict(d.get("needs") or {}),
         )
 
@@ -76,52 +78,59 @@ def load(path: Path) -> Schedule:
 
 # -- scenario generators: rng, window (start, end) -> actions ---------------------------------
 
-Gen = Callable[[random.Random, float, float], list[Action]]
+Gen = Callable[[random.Random, float, float, float], list[Action]]
 
 
 def _cycles(
-    rng: random.Random, start: float, end: float, down: tuple[float, float], gap: tuple[float, float]
+    rng: random.Random,
+    start: float,
+    end: float,
+    down: tuple[float, float],
+    gap: tuple[float, float],
+    spread: float = 1.0,
 ) -> list[tuple[float, float]]:
-    """(fault time, heal time) pairs filling [start, end): each heal before ``end``."""
-    out, t = [], start
+    """(fault time, heal time) pairs filling [start, end), each heal before ``end``; gaps are
+    ``spread`` times longer (and the first fault comes later) when scenarios are mixed."""
+    out = []
+    t = start + (rng.uniform(0.0, gap[1] * (spread - 1.0)) if spread > 1.0 else 0.0)
     for _ in range(1000):
         d = rng.uniform(*down)
         if t + d > end:
             break
         out.append((round(t, 3), round(t + d, 3)))
-        t += d + rng.uniform(*gap)
+        t += d + rng.uniform(*gap) * spread
     return out
 
 
-def _node_kill(rng: random.Random, start: float, end: float) -> list[Action]:
+def _node_kill(rng: random.Random, start: float, end: float, spread: float = 1.0) -> list[Action]:
     acts = []
-    for i, (t0, t1) in enumerate(_cycles(rng, start, end, (10.0, 14.0), (2.0, 5.0))):
+    for i, (t0, t1) in enumerate(_cycles(rng, start, end, (10.0, 14.0), (2.0, 5.0), spread)):
         tag = f"N{i}"
         acts.append(Action(t0, "kill_node", {"node": rng.choice(NODES), "tag": tag}))
         acts.append(Action(t1, "restart", {"tag": tag}))
     return acts
 
 
-def _leader_kill(rng: random.Random, start: float, end: float) -> list[Action]:
+def _leader_kill(rng: random.Random, start: float, end: float, spread: float = 1.0) -> list[Action]:
     acts = []
-    for i, (t0, t1) in enumerate(_cycles(rng, start, end, (3.0, 6.0), (4.0, 7.0))):
+    for i, (t0, t1) in enumerate(_cycles(rng, start, end, (3.0, 6.0), (4.0, 7.0), spread)):
         tag = f"L{i}"
         acts += [Action(t0, "kill_leader", {"tag": tag}), Action(t1, "restart", {"tag": tag})]
     return acts
 
 
-def _master_kill(rng: random.Random, start: float, end: float) -> list[Action]:
+def _master_kill(rng: random.Random, start: float, end: float, spread: float = 1.0) -> list[Action]:
     acts = []
-    for i, (t0, t1) in enumerate(_cycles(rng, start, end, (3.0, 6.0), (3.0, 6.0))):
+    for i, (t0, t1) in enumerate(_cycles(rng, start, end, (3.0, 6.0), (3.0, 6.0), spread)):
         tag = f"M{i}"
         acts.append(Action(t0, "kill_random_master", {"master": rng.choice(MASTERS), "tag": tag}))
         acts.append(Action(t1, "restart", {"tag": tag}))
     return acts
 
 
-def _pause(rng: random.Random, start: float, end: float) -> list[Action]:
+def _pause(rng: random.Random, start: float, end: float, spread: float = 1.0) -> list[Action]:
     acts = []
-    for i, (t0, t1) in enumerate(_cycles(rng, start, end, (3.0, 8.0), (3.0, 6.0))):
+    for i, (t0, t1) in enumerate(_cycles(rng, start, end, (3.0, 8.0), (3.0, 6.0), spread)):
         tag = f"P{i}"
         target = rng.choice(["leader", *MASTERS, *NODES])
         acts.append(Action(t0, "pause_process", {"target": target, "tag": tag}))
@@ -129,24 +138,41 @@ def _pause(rng: random.Random, start: float, end: float) -> list[Action]:
     return acts
 
 
-def _masters_restart(rng: random.Random, start: float, end: float) -> list[Action]:
+def _masters_restart(
+    rng: random.Random, start: float, end: float, spread: float = 1.0
+) -> list[Action]:
     acts = []
-    for t0, _t1 in _cycles(rng, start, end, (1.0, 2.0), (8.0, 12.0)):
+    for t0, _t1 in _cycles(rng, start, end, (1.0, 2.0), (8.0, 12.0), spread):
         acts.append(Action(t0, "restart_all_masters", {"down": round(rng.uniform(0.2, 2.0), 3)}))
     return acts
 
 
-def _leader_partition(rng: random.Random, start: float, end: float) -> list[Action]:
+def _nodes_restart(
+    rng: random.Random, start: float, end: float, spread: float = 1.0
+) -> list[Action]:
+    """Every file node killed at once (a power loss of the data tier), then started again."""
     acts = []
-    for i, (t0, t1) in enumerate(_cycles(rng, start, end, (5.0, 9.0), (4.0, 7.0))):
-        tag = f"X{i}"
-        acts += [Action(t0, "partition_leader", {"tag": tag}), Action(t1, "heal_partition", {"tag": tag})]
+    for t0, _t1 in _cycles(rng, start + 4.0, end, (1.0, 2.0), (8.0, 12.0), spread):
+        acts.append(Action(t0, "restart_all_nodes", {"down": round(rng.uniform(0.2, 1.0), 3)}))
     return acts
 
 
-def _corruption(rng: random.Random, start: float, end: float) -> list[Action]:
+def _leader_partition(
+    rng: random.Random, start: float, end: float, spread: float = 1.0
+) -> list[Action]:
     acts = []
-    t = start + rng.uniform(2.0, 5.0)  # let some chunks exist first
+    for i, (t0, t1) in enumerate(_cycles(rng, start, end, (5.0, 9.0), (4.0, 7.0), spread)):
+        tag = f"X{i}"
+        acts += [
+            Action(t0, "partition_leader", {"tag": tag}),
+            Action(t1, "heal_partition", {"tag": tag}),
+        ]
+    return acts
+
+
+def _corruption(rng: random.Random, start: float, end: float, spread: float = 1.0) -> list[Action]:
+    acts = []
+    t = start + rng.uniform(2.0, 5.0) * spread  # let some chunks exist first
     for _ in range(100):
         if t >= end:
             break
@@ -155,13 +181,13 @@ def _corruption(rng: random.Random, start: float, end: float) -> list[Action]:
         if kind == "flip_bit":
             args["bit"] = rng.randrange(1 << 30)
         acts.append(Action(round(t, 3), kind, args))
-        t += rng.uniform(3.0, 6.0)
+        t += rng.uniform(3.0, 6.0) * spread
     return acts
 
 
-def _full_disk(rng: random.Random, start: float, end: float) -> list[Action]:
+def _full_disk(rng: random.Random, start: float, end: float, spread: float = 1.0) -> list[Action]:
     acts = []
-    for t0, t1 in _cycles(rng, start, end, (8.0, 14.0), (4.0, 8.0)):
+    for t0, t1 in _cycles(rng, start, end, (8.0, 14.0), (4.0, 8.0), spread):
         acts += [
             Action(t0, "full_disk_node", {"node": FULL_DISK_NODE}),
             Action(t1, "free_disk_node", {"node": FULL_DISK_NODE}),
@@ -169,9 +195,9 @@ def _full_disk(rng: random.Random, start: float, end: float) -> list[Action]:
     return acts
 
 
-def _clock_jump(rng: random.Random, start: float, end: float) -> list[Action]:
+def _clock_jump(rng: random.Random, start: float, end: float, spread: float = 1.0) -> list[Action]:
     acts = []
-    for t0, t1 in _cycles(rng, start, end, (5.0, 10.0), (3.0, 6.0)):
+    for t0, t1 in _cycles(rng, start, end, (5.0, 10.0), (3.0, 6.0), spread):
         process = rng.choice([CLOCK_MASTER, CLOCK_NODE])
         seconds = rng.choice([-90, 45, 120, 1200])
         acts.append(Action(t0, "clock_jump", {"process": process, "seconds": seconds}))
@@ -185,6 +211,7 @@ SCENARIOS: dict[str, Gen] = {
     "master-kill": _master_kill,
     "pause": _pause,
     "masters-restart": _masters_restart,
+    "nodes-restart": _nodes_restart,
     "leader-partition": _leader_partition,
     "corruption": _corruption,
     "full-disk": _full_disk,
@@ -201,7 +228,9 @@ def parts(scenario: str) -> list[str]:
     names = list(SCENARIOS) if scenario == "mixed" else scenario.split("+")
     for name in names:
         if name not in SCENARIOS:
-            raise ValueError(f"unknown scenario {name!r}; known: {', '.join([*SCENARIOS, 'mixed'])}")
+            raise ValueError(
+                f"unknown scenario {name!r}; known: {', '.join([*SCENARIOS, 'mixed'])}"
+            )
     return names
 
 
@@ -210,12 +239,13 @@ def make(seed: int, scenario: str, duration: float, workers: int = 5) -> Schedul
     if duration <= 0:
         raise ValueError("duration must be positive")
     names = parts(scenario)
+    spread = float(len(names)) / 2.0 if scenario == "mixed" else 1.0  # mixed: faults overlap less
     start, end = min(WARMUP, duration / 4), max(duration - COOLDOWN, duration * 3 / 4)
     actions: list[Action] = []
     needs: dict[str, Any] = {}
     for name in names:
         rng = random.Random(f"{seed}:{name}")  # one stream per part: combining keeps each part
-        actions += SCENARIOS[name](rng, start, end)
+        actions += SCENARIOS[name](rng, start, end, spread)
         for key, value in NEEDS.get(name, {}).items():
             needs[key] = sorted(set(needs.get(key, [])) | set(value))
     actions.sort(key=lambda a: (a.at, a.action))

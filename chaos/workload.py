@@ -3,10 +3,12 @@
 Layout of the file system it uses:
 
     /once/w<k>-<n>      write-once files: put once, never touched again (durability)
-    /ns/d<j>/{f0,f1,f2,s0,s1}
+    /ns/e<i>/d<j>/{f0,f1,f2,s0,s1}
                         a small namespace per directory where mkdir, rmdir, put, create+commit
                         ("touch"), mv, cp, rm, stat, get and ls race (linearizability);
-                        mv and cp stay inside one directory, so directories are independent
+                        mv and cp stay inside one directory, so directories are independent;
+                        epoch i changes every ``epoch_seconds``, which keeps the history of
+                        each directory short however long the run
 
 Every operation is recorded as an invocation and an outcome (chaos.history). Every mutation
 carries a request id made from the seed; when its outcome is unknown the same request is
@@ -23,12 +25,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chaos import content
+from chaos.history import FAIL, INFO, OK, HistoryWriter
 from fahadfs import errors
 from fahadfs.client import Client
 from fahadfs.config import Config
-
-from chaos import content
-from chaos.history import FAIL, INFO, OK, HistoryWriter
 
 ONCE, NS = "/once", "/ns"
 FILES, DIRS = ("f0", "f1", "f2"), ("s0", "s1")
@@ -61,6 +62,15 @@ class WorkloadConfig:
     chunk_size: int = 64 << 10
     op_timeout: float = 8.0
     max_chunks: int = 4
+    duration: float = 30.0
+    epoch_seconds: float = 30.0
+
+    @property
+    def epochs(self) -> int:
+        return max(1, int(self.duration // self.epoch_seconds) + 1)
+
+    def ns_dirs(self) -> list[str]:
+        return [f"{NS}/e{i}/d{j}" for i in range(self.epochs) for j in range(self.dirs)]
 
 
 @dataclass
@@ -86,7 +96,7 @@ class Worker:
     async def _bounded(self, coro: Awaitable[Any]) -> Any:
         return await asyncio.wait_for(coro, self.wl.cfg.op_timeout + 2.0)
 
-    async def read(self, f: str, path: str, call: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+    async def read(self, f: str, path: str, call: Callable[[], Awaitable[dict[str, Any]]]) -> str:
         h = self.wl.history
         op = h.invoke(self.name, f, path=path)
         try:
@@ -94,11 +104,15 @@ class Worker:
         except Exception as exc:
             kind, err = outcome_of(exc)
             h.complete(op, self.name, f, kind, error=err)
-            return
+            return kind
         h.complete(op, self.name, f, OK, value=value)
+        return OK
 
     async def mutate(
-        self, f: str, args: dict[str, Any], call: Callable[[str], Awaitable[dict[str, Any]]],
+        self,
+        f: str,
+        args: dict[str, Any],
+        call: Callable[[str], Awaitable[dict[str, Any]]],
         probe: bool = False,
     ) -> tuple[str, dict[str, Any]]:
         """Run a mutation, resending it with the same request id while its outcome is unknown."""
@@ -157,29 +171,31 @@ class Worker:
         if once:
             self.wl.shared.once.append(path)
         try:
-            res = await self._bounded(
-                self.client.put(data, path, deadline=self.wl.cfg.op_timeout)
-            )
+            res = await self._bounded(self.client.put(data, path, deadline=self.wl.cfg.op_timeout))
         except Exception as exc:
             kind, err = outcome_of(exc)
             h.complete(op, self.name, "put", kind, error=err)
             return
         h.complete(op, self.name, "put", OK, value={"version": res.version, "chunks": res.chunks})
 
-    async def get(self, path: str) -> None:
+    async def get(self, path: str) -> str:
         async def call() -> dict[str, Any]:
             data = await self.client.read_bytes(path, deadline=self.wl.cfg.op_timeout)
             return {"sha256": content.sha256(data), "size": len(data)}
 
-        await self.read("get", path, call)
+        return await self.read("get", path, call)
 
     async def stat(self, path: str) -> None:
         async def call() -> dict[str, Any]:
             s = await self.client.stat(path, deadline=self.wl.cfg.op_timeout)
             if s.get("type") == "dir":
                 return {"type": "dir"}
-            return {"type": "file", "size": s.get("size"), "version": s.get("version"),
-                    "fp": content.stat_fingerprint(s)}
+            return {
+                "type": "file",
+                "size": s.get("size"),
+                "version": s.get("version"),
+                "fp": content.stat_fingerprint(s),
+            }
 
         await self.read("stat", path, call)
 
@@ -194,28 +210,39 @@ class Worker:
         """create (a write session with a fencing token) + commit of an empty file."""
         c, dl = self.client, self.wl.cfg.op_timeout
         lease = f"{self.name}-{self.rng.getrandbits(48):012x}"
-        create_args = {"path": path, "holder": f"chaos-{self.name}", "lease_id": lease,
-                       "ttl_ms": TOUCH_TTL_MS}
+        create_args = {
+            "path": path,
+            "holder": f"chaos-{self.name}",
+            "lease_id": lease,
+            "ttl_ms": TOUCH_TTL_MS,
+        }
         kind, got = await self.mutate(
-            "create", create_args, lambda rid: c.mutate("create", create_args, rid=rid, deadline=c.deadline_for(dl))
+            "create",
+            create_args,
+            lambda rid: c.mutate("create", create_args, rid=rid, deadline=c.deadline_for(dl)),
         )
         if kind != OK:
             return
         token = got.get("token")
         body = {"path": path, "lease_id": lease, "token": token, "size": 0, "chunks": []}
-        kind, _ = await self.mutate(
-            "commit", body,
-            lambda rid: c.call("POST", "/v1/commit", body={**body, "rid": rid}, deadline=c.deadline_for(dl)),
-        )  # fmt: skip
+
+        def commit(rid: str) -> Awaitable[Any]:
+            return c.call(
+                "POST", "/v1/commit", body={**body, "rid": rid}, deadline=c.deadline_for(dl)
+            )
+
+        kind, _ = await self.mutate("commit", body, commit)
         if kind != OK:
             rel = {"path": path, "lease_id": lease}
             await self.mutate(
-                "release", rel, lambda rid: c.mutate("release", rel, rid=rid, deadline=c.deadline_for(dl))
+                "release",
+                rel,
+                lambda rid: c.mutate("release", rel, rid=rid, deadline=c.deadline_for(dl)),
             )
 
     async def namespace_op(self) -> None:
         c, dl, r = self.client, self.wl.cfg.op_timeout, self.rng
-        d = f"{NS}/d{r.randrange(self.wl.cfg.dirs)}"
+        d = f"{NS}/e{self.wl.epoch()}/d{r.randrange(self.wl.cfg.dirs)}"
         kind = r.choices(
             ["mkdir", "rmdir", "put", "touch", "mv", "cp", "rm", "stat", "get", "ls"],
             weights=[6, 5, 12, 6, 8, 5, 7, 10, 6, 5],
@@ -232,18 +259,28 @@ class Worker:
         elif kind == "ls":
             await self.ls(d)
         elif kind == "mkdir":
-            await self.mutate("mkdir", {"path": path}, lambda rid: c.mkdir(path, rid=rid, deadline=dl), probe=True)
+            await self.mutate(
+                "mkdir", {"path": path}, lambda rid: c.mkdir(path, rid=rid, deadline=dl), probe=True
+            )
         elif kind == "rmdir":
-            await self.mutate("rmdir", {"path": path}, lambda rid: c.rmdir(path, rid=rid, deadline=dl), probe=True)
+            await self.mutate(
+                "rmdir", {"path": path}, lambda rid: c.rmdir(path, rid=rid, deadline=dl), probe=True
+            )
         elif kind == "rm":
-            await self.mutate("rm", {"path": path}, lambda rid: c.rm(path, rid=rid, deadline=dl), probe=True)
+            await self.mutate(
+                "rm", {"path": path}, lambda rid: c.rm(path, rid=rid, deadline=dl), probe=True
+            )
         else:
             src, dst = f"{d}/{r.choice(NAMES if kind == 'mv' else FILES)}", f"{d}/{r.choice(NAMES)}"
             args = {"src": src, "dst": dst}
             if kind == "mv":
-                await self.mutate("mv", args, lambda rid: c.mv(src, dst, rid=rid, deadline=dl), probe=True)
+                await self.mutate(
+                    "mv", args, lambda rid: c.mv(src, dst, rid=rid, deadline=dl), probe=True
+                )
             else:
-                await self.mutate("cp", args, lambda rid: c.mutate("cp", args, rid=rid, deadline=dlx), probe=True)
+                await self.mutate(
+                    "cp", args, lambda rid: c.mutate("cp", args, rid=rid, deadline=dlx), probe=True
+                )
 
     async def step(self) -> None:
         r = self.rng.random()
@@ -276,18 +313,28 @@ class Workload:
         self.history = history
         self.cfg = cfg
         self.shared = Shared()
+        self.started: float | None = None
+
+    def epoch(self) -> int:
+        if self.started is None:
+            return 0
+        elapsed = asyncio.get_running_loop().time() - self.started
+        return min(int(elapsed // self.cfg.epoch_seconds), self.cfg.epochs - 1)
 
     def client(self) -> Client:
         return Client(self.config, deadline=self.cfg.op_timeout)
 
     async def setup(self, timeout: float = 30.0) -> None:
-        """Create /once and /ns/d<j> (before any fault); raises if the cluster will not."""
+        """Create /once and the /ns directories (before any fault); raises if it cannot."""
         async with self.client() as c:
             w = Worker(self, 0, c)
             w.name = "setup"
-            for path in [ONCE, NS] + [f"{NS}/d{j}" for j in range(self.cfg.dirs)]:
+            epochs = [f"{NS}/e{i}" for i in range(self.cfg.epochs)]
+            for path in [ONCE, NS, *epochs, *self.cfg.ns_dirs()]:
                 for _ in range(int(timeout)):
-                    kind, _ = await w.mutate("mkdir", {"path": path}, lambda rid, p=path: c.mkdir(p, rid=rid))
+                    kind, _ = await w.mutate(
+                        "mkdir", {"path": path}, lambda rid, p=path: c.mkdir(p, rid=rid)
+                    )
                     if kind == OK:
                         break
                     await asyncio.sleep(1.0)
@@ -295,6 +342,7 @@ class Workload:
                     raise RuntimeError(f"setup: could not create {path}")
 
     async def run(self, stop: asyncio.Event) -> None:
+        self.started = asyncio.get_running_loop().time()
         clients = [self.client() for _ in range(self.cfg.workers)]
         try:
             for c in clients:
@@ -305,24 +353,28 @@ class Workload:
             for c in clients:
                 await c.close()
 
-    async def final_reads(self) -> None:
+    async def final_reads(self, parallel: int = 8) -> None:
         """Read back every write-once file and every namespace entry (process ``final``)."""
         async with self.client() as c:
             w = Worker(self, 0, c)
             w.name = "final"
-            for path in sorted(set(self.shared.once)):
-                await self._read_until_answered(w, path)
-            for j in range(self.cfg.dirs):
-                d = f"{NS}/d{j}"
-                await w.ls(d)
+            sem = asyncio.Semaphore(parallel)
+
+            async def limited(coro: Awaitable[None]) -> None:
+                async with sem:
+                    await coro
+
+            reads: list[Awaitable[None]] = [
+                self._read_until_answered(w, path) for path in sorted(set(self.shared.once))
+            ]
+            for d in self.cfg.ns_dirs():
+                reads.append(w.ls(d))
                 for name in NAMES:
-                    await w.stat(f"{d}/{name}")
-                    await w.get(f"{d}/{name}")
+                    reads += [w.stat(f"{d}/{name}"), w.get(f"{d}/{name}")]
+            await asyncio.gather(*(limited(r) for r in reads))
 
     async def _read_until_answered(self, w: Worker, path: str) -> None:
         for _ in range(3):
-            await w.get(path)
-            last = self.history.events[-1]
-            if last.get("type") != INFO:
+            if await w.get(path) != INFO:
                 return
             await asyncio.sleep(1.0)

@@ -100,7 +100,9 @@ def _apply(states: frozenset[Hashable], op: LinOp, step: Step) -> frozenset[Hash
     return frozenset(out)
 
 
-def check(ops: Sequence[LinOp], init: Hashable, step: Step, max_steps: int = 200_000) -> SearchResult:
+def check(
+    ops: Sequence[LinOp], init: Hashable, step: Step, max_steps: int = 200_000
+) -> SearchResult:
     """Is there a linearization of ``ops`` from ``init`` under ``step``?"""
     if not ops:
         return SearchResult(True, 0, 0)

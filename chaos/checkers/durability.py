@@ -3,10 +3,11 @@
 Checked on the write-once files (``args.once``): each is put once at a path nothing else touches,
 and read back by the ``final`` process after the cluster healed and went quiet.
 
-- ok write: the final read must return exactly its sha256 (missing: *lost*; no answer or an
-  error: *unreadable*; other bytes: a corrupt read, below).
+- ok write: the final read must return exactly its sha256 (the file or all copies of a chunk
+  missing: *lost*; no answer or another error: *unreadable*; other bytes: a corrupt read).
 - failed write: the final read must say ENOENT (present: *failed write appears*).
-- unknown write: either is fine, but bytes that are present must be its bytes.
+- unknown write: either is fine, but bytes that are present must be its bytes (and a file
+  that is present, so committed, must not have lost a chunk).
 
 Every read during the run is checked too: a read that returns bytes nobody wrote to that path, or
 fails with EINTEGRITY (no good copy left), is a *corrupt read*.
@@ -39,14 +40,18 @@ def _judge(write: Op, read: Op | None) -> str | None:
     present = read.type == OK
     if present and read.value.get("sha256") != sha:
         return None  # reported as a corrupt read
+    # ENOCHUNK: the file is in the namespace (so it was committed) but a chunk has no copy left.
+    chunk_gone = read.type == FAIL and read.code == "ENOCHUNK"
     if write.type == OK:
         if present:
             return None
-        if read.type == FAIL and read.code == "ENOENT":
+        if chunk_gone or (read.type == FAIL and read.code == "ENOENT"):
             return "lost"
         return "unreadable"
-    if write.type == FAIL and present:
+    if write.type == FAIL and (present or chunk_gone):
         return "failed write appears"
+    if write.type == INFO and chunk_gone:
+        return "lost"
     return None
 
 
@@ -62,7 +67,9 @@ def corrupt_reads(ops: Sequence[Op]) -> list[dict[str, Any]]:
         if o.f != "get":
             continue
         if o.type == FAIL and o.code == "EINTEGRITY":
-            out.append({"kind": "corrupt read", "path": o.args["path"], "op": o.op, "error": o.code})
+            out.append(
+                {"kind": "corrupt read", "path": o.args["path"], "op": o.op, "error": o.code}
+            )
         elif o.type == OK:
             sha = o.value.get("sha256")
             allowed = written.get(o.args["path"], set())
@@ -70,7 +77,9 @@ def corrupt_reads(ops: Sequence[Op]) -> list[dict[str, Any]]:
                 # moved, copied or touched (empty) from a sibling: any content written there
                 allowed = shared | {_EMPTY}
             if sha not in allowed:
-                out.append({"kind": "corrupt read", "path": o.args["path"], "op": o.op, "sha256": sha})
+                out.append(
+                    {"kind": "corrupt read", "path": o.args["path"], "op": o.op, "sha256": sha}
+                )
     return out
 
 

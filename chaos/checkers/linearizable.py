@@ -1,7 +1,7 @@
 """Linearizability of namespace operations, checked per directory (pure).
 
-The workload keeps every namespace operation inside one directory of ``/ns`` (``mv`` and ``cp``
-included), whose parent never changes, so each directory is an independent object and the
+The workload keeps every namespace operation inside one directory below ``/ns`` (``mv`` and
+``cp`` included), whose parent never changes, so each directory is an independent object and the
 history splits into one short history per directory (P-compositionality). A directory's state
 is a sorted tuple of ``(name, value)``: ``"D"`` for an (always empty) subdirectory, or the file's
 content value ``"F:<size>:<sha256>"``. Each operation is a compare-and-set on that map with a
@@ -33,8 +33,21 @@ MUTATIONS = frozenset({"mkdir", "rmdir", "put", "create", "commit", "rm", "mv", 
 READS = frozenset({"stat", "get", "ls"})
 # Failures the model does not decide: they depend on sessions, space or the cluster's health.
 UNMODELED = frozenset(
-    {"EBUSY", "ESTALE", "ENOSPC", "EREPLICATION", "EINTEGRITY", "EUNAVAIL", "ENOLEADER",
-     "ENOTLEADER", "ESAFEMODE", "EACCES", "ENOCHUNK", "EIO", "EINVAL"}
+    {
+        "EBUSY",
+        "ESTALE",
+        "ENOSPC",
+        "EREPLICATION",
+        "EINTEGRITY",
+        "EUNAVAIL",
+        "ENOLEADER",
+        "ENOTLEADER",
+        "ESAFEMODE",
+        "EACCES",
+        "ENOCHUNK",
+        "EIO",
+        "EINVAL",
+    }
 )
 
 
@@ -46,23 +59,27 @@ def _key(op: Op) -> str | None:
     """The directory an operation belongs to, or None if it is not a namespace operation."""
     if op.f == "ls":
         path = op.args.get("path", "")
-        return path if path.startswith(NS_ROOT + "/") and path.count("/") == 2 else None
+        return path if path.startswith(NS_ROOT + "/") else None
     paths = [op.args[k] for k in ("src", "dst") if k in op.args] or [op.args.get("path", "")]
     parents = {p.rsplit("/", 1)[0] for p in paths}
     if len(parents) != 1:
         return None
     parent = parents.pop()
-    return parent if parent.startswith(NS_ROOT + "/") and parent.count("/") == 2 else None
+    return parent if parent.startswith(NS_ROOT + "/") else None
 
 
 # -- the model ------------------------------------------------------------------------------
 
 
-def _mutate(d: dict[str, str], kind: str, a: dict[str, Any]) -> tuple[frozenset[str], dict[str, str]]:
+def _mutate(
+    d: dict[str, str], kind: str, a: dict[str, Any]
+) -> tuple[frozenset[str], dict[str, str]]:
     """(error codes the op must fail with — empty if it succeeds, new map)."""
     cur = d.get(a.get("name", ""))
     if kind == "mkdir":
-        return (frozenset({"EEXIST"}), d) if cur is not None else (frozenset(), {**d, a["name"]: DIR})
+        return (
+            (frozenset({"EEXIST"}), d) if cur is not None else (frozenset(), {**d, a["name"]: DIR})
+        )
     if kind == "rmdir":
         if cur is None:
             return frozenset({"ENOENT"}), d
@@ -107,7 +124,9 @@ def _mutate(d: dict[str, str], kind: str, a: dict[str, Any]) -> tuple[frozenset[
 def _read(d: dict[str, str], kind: str, a: dict[str, Any]) -> tuple[frozenset[str], Any]:
     """(error codes the read must fail with, or empty and the expected output)."""
     if kind == "ls":
-        return frozenset(), tuple(sorted((n, v if v == DIR else "F:" + v.split(":")[1]) for n, v in d.items()))
+        return frozenset(), tuple(
+            sorted((n, v if v == DIR else "F:" + v.split(":")[1]) for n, v in d.items())
+        )
     cur = d.get(a["name"])
     if cur is None:
         return frozenset({"ENOENT"}), None
@@ -165,7 +184,9 @@ def _values(ops: Iterable[Op]) -> dict[str, str]:
     return out
 
 
-def _input(o: Op, values: dict[str, str]) -> tuple[str, dict[str, Any], tuple[str, Any] | None] | None:
+def _input(
+    o: Op, values: dict[str, str]
+) -> tuple[str, dict[str, Any], tuple[str, Any] | None] | None:
     """The model input of an op, or None to leave it out."""
     a: dict[str, Any] = {}
     if "src" in o.args:
@@ -218,7 +239,7 @@ def histories(ops: Sequence[Op]) -> dict[str, list[LinOp]]:
     return per_key
 
 
-def check_history(ops: Sequence[Op], max_steps: int = 300_000) -> CheckResult:
+def check_history(ops: Sequence[Op], max_steps: int = 1_000_000) -> CheckResult:
     violations: list[dict[str, Any]] = []
     inconclusive: list[str] = []
     total = steps = 0
@@ -239,5 +260,11 @@ def check_history(ops: Sequence[Op], max_steps: int = 300_000) -> CheckResult:
                     "stuck_at": res.stuck_at.label if res.stuck_at else None,
                 }
             )
-    return result("linearizable", violations, keys=len(per_key), ops=total, steps=steps,
-                  inconclusive=inconclusive)
+    return result(
+        "linearizable",
+        violations,
+        keys=len(per_key),
+        ops=total,
+        steps=steps,
+        inconclusive=inconclusive,
+    )

@@ -21,8 +21,9 @@ KILLS = frozenset({"kill_node"})
 def restore_times(events: Sequence[dict[str, Any]]) -> list[tuple[dict[str, Any], float | None]]:
     """(kill event, seconds to full redundancy or None) for each successful node kill."""
     samples = [
-        e for e in events if e.get("type") == MONITOR and e.get("f") == "redundancy"
-        and e.get("under") is not None
+        e
+        for e in events
+        if e.get("type") == MONITOR and e.get("f") == "redundancy" and e.get("under") is not None
     ]
     samples.sort(key=lambda e: e["t"])
     out = []
@@ -42,8 +43,13 @@ def check_events(events: Sequence[dict[str, Any]], bound: float) -> CheckResult:
             violations.append({"kind": "never restored", "node": k.get("target"), "t": k["t"]})
         elif secs > bound:
             violations.append(
-                {"kind": "slow restore", "node": k.get("target"), "t": k["t"], "seconds": secs,
-                 "bound": bound}
+                {
+                    "kind": "slow restore",
+                    "node": k.get("target"),
+                    "t": k["t"],
+                    "seconds": secs,
+                    "bound": bound,
+                }
             )
     done = [s for _k, s in times if s is not None]
     return result(

@@ -34,7 +34,8 @@ def _chunks(files: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
 def check_snapshot(snapshot: Mapping[str, Any], default_factor: int = 3) -> CheckResult:
     chunks = _chunks(snapshot.get("files", {}))
     disks: dict[str, dict[int, dict[str, int]]] = {
-        node: {int(k): v for k, v in held.items()} for node, held in snapshot.get("disks", {}).items()
+        node: {int(k): v for k, v in held.items()}
+        for node, held in snapshot.get("disks", {}).items()
     }
     violations: list[dict[str, Any]] = []
     copies = 0
@@ -52,12 +53,15 @@ def check_snapshot(snapshot: Mapping[str, Any], default_factor: int = 3) -> Chec
         for node in bad:
             violations.append({"kind": "corrupt replica", **where, "node": node})
         if len(good) != factor:
-            violations.append({"kind": "copies", **where, "good": len(good), "factor": factor,
-                               "nodes": good})
+            violations.append(
+                {"kind": "copies", **where, "good": len(good), "factor": factor, "nodes": good}
+            )
         mapped = set(rec.get("replicas") or [])
         if mapped != set(good):
-            violations.append({"kind": "map disagrees", **where, "map": sorted(mapped),
-                               "disk": good})
+            violations.append(
+                {"kind": "map disagrees", **where, "map": sorted(mapped), "disk": good}
+            )
     orphans = sum(1 for held in disks.values() for cid in held if cid not in chunks)
-    return result("replicas", violations, chunks=len(chunks), copies=copies, orphans=orphans,
-                  nodes=len(disks))
+    return result(
+        "replicas", violations, chunks=len(chunks), copies=copies, orphans=orphans, nodes=len(disks)
+    )

@@ -49,20 +49,32 @@ def check_history(ops: Sequence[Op]) -> CheckResult:
         for a, b in _ordered_pairs(timed):
             if a.args["lease_id"] != b.args["lease_id"] and a.value["token"] >= b.value["token"]:
                 violations.append(
-                    {"kind": "token not increasing", "path": path,
-                     "earlier": a.value["token"], "later": b.value["token"]}
+                    {
+                        "kind": "token not increasing",
+                        "path": path,
+                        "earlier": a.value["token"],
+                        "later": b.value["token"],
+                    }
                 )
     for path, group in sorted(commits.items()):
         timed = [(o.invoke_t, o.complete_t or 0.0, o) for o in group]
         for a, b in _ordered_pairs(timed):
             if a.args["lease_id"] != b.args["lease_id"] and a.args["token"] >= b.args["token"]:
                 violations.append(
-                    {"kind": "stale commit accepted", "path": path,
-                     "earlier_token": a.args["token"], "later_token": b.args["token"]}
+                    {
+                        "kind": "stale commit accepted",
+                        "path": path,
+                        "earlier_token": a.args["token"],
+                        "later_token": b.args["token"],
+                    }
                 )
         violations += _overlaps(path, creates.get(path, []), group)
-    return result("sessions", violations, sessions=sum(len(g) for g in creates.values()),
-                  commits=sum(len(g) for g in commits.values()))
+    return result(
+        "sessions",
+        violations,
+        sessions=sum(len(g) for g in creates.values()),
+        commits=sum(len(g) for g in commits.values()),
+    )
 
 
 def _overlaps(path: str, creates: list[Op], commits: list[Op]) -> list[dict[str, Any]]:
@@ -78,6 +90,12 @@ def _overlaps(path: str, creates: list[Op], commits: list[Op]) -> list[dict[str,
         for s2, e2, l2 in held[i + 1 :]:
             if s2 >= e1:
                 break
-            out.append({"kind": "two writers", "path": path, "leases": [l1, l2],
-                        "overlap": [round(max(s1, s2), 3), round(min(e1, e2), 3)]})
+            out.append(
+                {
+                    "kind": "two writers",
+                    "path": path,
+                    "leases": [l1, l2],
+                    "overlap": [round(max(s1, s2), 3), round(min(e1, e2), 3)],
+                }
+            )
     return out

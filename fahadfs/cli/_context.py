@@ -189,7 +189,18 @@ async def resolve_target(client: Client, verb: str, dst_arg: str, name: str) -> 
 
 
 async def bounded(jobs: list[Callable[[], Awaitable[Any]]], parallel: int) -> list[Any]:
-    """Run jobs, at most ``parallel`` at a time; the first error cancels the rest."""
-    from fahadfs.client._upload import run_bounded
+    """Run jobs, at most ``parallel`` at a time, results in order; the first error cancels the
+    rest and is raised."""
+    gate = asyncio.Semaphore(max(1, parallel))
 
-    return await run_bounded(jobs, parallel)
+    async def one(job: Callable[[], Awaitable[Any]]) -> Any:
+        async with gate:
+            return await job()
+
+    tasks = [asyncio.ensure_future(one(job)) for job in jobs]
+    try:
+        return list(await asyncio.gather(*tasks))
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -5,17 +5,19 @@ corrupt-replica reports; one async helper gathers those inputs.
 
 A chunk's copies count as *good* when their node is alive and no copy on it was reported
 corrupt; as *active* when also in the ``active`` admin state (a draining node's copies are on
-their way out). Each chunk gets at most one problem, the worst:
+their way out). Each chunk gets at most one problem, the first that applies:
 
-- ``missing``: no good copy on a live node (the data cannot be read now);
-- ``corrupt``: a copy known to be bad is still in the replica map;
+- ``corrupt``: a copy reported bad (by a reader or a scrubber) is still in the replica map
+  (the master keeps a bad copy listed only while it is the last one, so this usually means
+  the data cannot be read);
+- ``missing``: no copy on a live node (the data cannot be read now);
 - ``under_replicated``: fewer good active copies than the file's replication factor.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,7 @@ from fahadfs import errors
 from fahadfs.client import Client
 
 MISSING, CORRUPT, UNDER = "missing", "corrupt", "under_replicated"
-_RANK = {MISSING: 0, CORRUPT: 1, UNDER: 2}
+_RANK = {CORRUPT: 0, MISSING: 1, UNDER: 2}
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,10 @@ def check_chunk(
     bad = tuple(r for r in replicas if r in cluster.bad.get(cid, frozenset()))
     good = [r for r in replicas if r in cluster.alive and r not in bad]
     live = sum(1 for r in good if r in cluster.active)
-    if not good:
-        kind = MISSING
-    elif bad:
+    if bad:
         kind = CORRUPT
+    elif not good:
+        kind = MISSING
     elif live < replication:
         kind = UNDER
     else:
@@ -109,7 +111,7 @@ def worst(problems: Iterable[Problem]) -> Problem | None:
     return min(problems, key=lambda p: (_RANK[p.problem], p.live), default=None)
 
 
-def summarize(path: str, stats: list[Mapping[str, Any]], cluster: Cluster) -> dict[str, Any]:
+def summarize(path: str, stats: Sequence[Mapping[str, Any]], cluster: Cluster) -> dict[str, Any]:
     """The ``fsck --json`` report over file stats (with chunks) below ``path``.
 
     Chunk counts are of distinct chunks (copies made by ``cp`` share theirs); ``problems`` lists

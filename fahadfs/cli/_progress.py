@@ -34,7 +34,7 @@ class Bar:
         self._bar: Any = None
         self.files_total, self.files_done = files, 0
         if enabled(args, total):
-            from tqdm import tqdm
+            from tqdm import tqdm  # type: ignore[import-untyped]
 
             self._bar = tqdm(
                 total=total,
@@ -45,6 +45,7 @@ class Bar:
                 file=sys.stderr,
                 dynamic_ncols=True,
                 mininterval=0.2,
+                delay=0.3,  # quick transfers (and cache hits) show no bar at all
                 leave=True,
             )
             if files:

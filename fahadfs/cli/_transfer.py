@@ -11,7 +11,7 @@ from fahadfs.cli._progress import Bar
 from fahadfs.client import PutResult
 
 
-async def fetch(s: Session, st: dict[str, Any], dest: str | Any, bar: Bar) -> str:
+async def fetch(s: Session, st: dict[str, Any], dest: Any, bar: Bar) -> str:
     """Download the file of ``st`` (a fresh strict stat) to a local path or a binary stream.
 
     A cache entry for exactly this version, younger than the TTL and verified byte by byte, is

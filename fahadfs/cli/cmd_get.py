@@ -39,6 +39,9 @@ def run(args: argparse.Namespace) -> int:
     return _context.run(args, lambda s: _get(s, args))
 
 
+Job = tuple[dict[str, Any] | None, str, str, int]  # (stat if known, remote, local, size)
+
+
 async def _get(s: Session, args: argparse.Namespace) -> int:
     if args.local == "-":
         for src in args.sources:
@@ -50,34 +53,53 @@ async def _get(s: Session, args: argparse.Namespace) -> int:
     local_is_dir = os.path.isdir(args.local)
     if len(args.sources) > 1 and not local_is_dir:
         raise errors.NotADirectory(f"get: {args.local} is not an existing local directory")
-    jobs: list[tuple[dict[str, Any] | None, str, str, int]] = []  # (stat, remote, local, size)
+    jobs: list[Job] = []
     mkdirs: list[str] = []
     for src in args.sources:
-        path = _context.remote(src)
-        st = await s.client.stat(path)
-        name = paths.basename(path)
-        if st.get("type") == "file":
-            target = os.path.join(args.local, name) if local_is_dir else args.local
-            if os.path.isdir(target):
-                raise errors.IsADirectory(f"get {path}: {target} is an existing local directory")
-            _check_parent(path, target)
-            jobs.append((st, path, target, int(st["size"])))
-            continue
-        if not args.recursive:
-            raise errors.IsADirectory(f"get {path}: is a directory (use -r)")
-        root = os.path.join(args.local, name) if local_is_dir and name else args.local
-        if os.path.exists(root) and not os.path.isdir(root):
-            raise errors.NotADirectory(f"get {path}: {root} exists and is not a directory")
-        _check_parent(path, root)
-        for sub, sst in await s.client.walk(path):
-            rel = sub[len(path) :].lstrip("/") if path != "/" else sub.lstrip("/")
-            local = os.path.join(root, *rel.split("/")) if rel else root
-            if sst.get("type") == "dir":
-                mkdirs.append(local)
-            else:
-                jobs.append((None, sub, local, int(sst.get("size", 0))))
+        await _plan(s, args, _context.remote(src), local_is_dir, jobs, mkdirs)
     for d in mkdirs:
         os.makedirs(d, exist_ok=True)
+    results = await _download(s, args, jobs)
+    if args.json:
+        print(_format.to_json(sorted(results, key=lambda r: r["path"])))
+    return 0
+
+
+async def _plan(
+    s: Session,
+    args: argparse.Namespace,
+    path: str,
+    local_is_dir: bool,
+    jobs: list[Job],
+    mkdirs: list[str],
+) -> None:
+    """Check one source and its local target; add its files and directories (nothing written)."""
+    st = await s.client.stat(path)
+    name = paths.basename(path)
+    if st.get("type") == "file":
+        target = os.path.join(args.local, name) if local_is_dir else args.local
+        if os.path.isdir(target):
+            raise errors.IsADirectory(f"get {path}: {target} is an existing local directory")
+        _check_parent(path, target)
+        jobs.append((st, path, target, int(st["size"])))
+        return
+    if not args.recursive:
+        raise errors.IsADirectory(f"get {path}: is a directory (use -r)")
+    root = os.path.join(args.local, name) if local_is_dir and name else args.local
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise errors.NotADirectory(f"get {path}: {root} exists and is not a directory")
+    _check_parent(path, root)
+    for sub, sst in await s.client.walk(path):
+        rel = sub[len(path) :].lstrip("/") if path != "/" else sub.lstrip("/")
+        local = os.path.join(root, *rel.split("/")) if rel else root
+        if sst.get("type") == "dir":
+            mkdirs.append(local)
+        else:
+            jobs.append((None, sub, local, int(sst.get("size", 0))))
+
+
+async def _download(s: Session, args: argparse.Namespace, jobs: list[Job]) -> list[dict[str, Any]]:
+    """Fetch every file (through the cache), a few at a time, under one progress bar."""
     results: list[dict[str, Any]] = []
     total = sum(size for *_, size in jobs)
     desc = os.path.basename(jobs[0][2]) if len(jobs) == 1 else "get"
@@ -101,9 +123,7 @@ async def _get(s: Session, args: argparse.Namespace) -> int:
             return go
 
         await _context.bounded([job(st, r, lo) for st, r, lo, _ in jobs], max(1, args.parallel))
-    if args.json:
-        print(_format.to_json(sorted(results, key=lambda r: r["path"])))
-    return 0
+    return results
 
 
 async def _file_stat(s: Session, src: str) -> dict[str, Any]:

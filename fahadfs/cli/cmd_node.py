@@ -15,7 +15,8 @@ from fahadfs.client import new_rid
 
 EPILOG = """examples:
   fahadfs node --id n1 -c cluster.toml      run file node n1 in the foreground
-  fahadfs node --id n9 --listen 127.0.0.1:7309 --data /srv/n9   (not in the file)
+  fahadfs node --id n9 --listen 127.0.0.1:7309 --data /srv/n9 --capacity 2TiB
+                                            a node that is not in the file
   fahadfs node list                         every node: state, liveness, space, chunks
   fahadfs node drain n2 --wait              move n2's chunks away, wait until it is empty
   fahadfs node undrain n2                   make it active again
@@ -32,6 +33,7 @@ def register(sub: Any) -> None:
     p.add_argument("--id", help="node id (from cluster.toml, or a new one with --listen)")
     p.add_argument("--listen", help="HOST:PORT to serve on (default: from cluster.toml)")
     p.add_argument("--data", help="data directory (default: <data_dir>/<id>)")
+    p.add_argument("--capacity", help="bytes to offer, e.g. 10GiB (default: from cluster.toml)")
     p.set_defaults(run=run)
     nsub = p.add_subparsers(dest="action", metavar="ACTION")
     ls = nsub.add_parser("list", help="list file nodes", description="List file nodes.")
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    return main_node(args.id, args.config, args.listen, args.data)
+    return main_node(args.id, args.config, args.listen, args.data, args.capacity)
 
 
 def run_list(args: argparse.Namespace) -> int:

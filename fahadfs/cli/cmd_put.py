@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fahadfs import config as config_mod
-from fahadfs import errors
+from fahadfs import errors, paths
 from fahadfs.cli import _context, _format, _transfer
 from fahadfs.cli._context import Session
 from fahadfs.cli._progress import Bar
@@ -19,6 +19,7 @@ NAME = "put"
 HELP = "upload local files, directories (-r) or stdin (-)"
 EPILOG = """examples:
   fahadfs put big.iso /isos/big.iso       upload one file under a new name
+  fahadfs put -p big.iso /isos/2024/      creating missing directories
   fahadfs put a.txt b.txt /docs           into an existing directory: /docs/a.txt, /docs/b.txt
   fahadfs put -r photos /backup           a tree: /backup/photos/... if /backup exists
   tar c src | fahadfs put - /src.tar      from stdin
@@ -33,6 +34,9 @@ def register(sub: Any) -> None:
     p.add_argument("sources", nargs="+", metavar="LOCAL", help="local file, directory or -")
     p.add_argument("remote", metavar="REMOTE", help="remote file or directory")
     p.add_argument("-r", "--recursive", action="store_true", help="upload directories")
+    p.add_argument(
+        "-p", "--parents", action="store_true", help="create missing remote parent directories"
+    )
     p.add_argument("--replication", type=int, metavar="K", help="copies of each chunk")
     p.add_argument("--chunk-size", metavar="SIZE", help="e.g. 8MiB (default: the cluster's)")
     p.add_argument("--parallel", type=int, default=PARALLEL_FILES, help="files at once (4)")
@@ -72,7 +76,7 @@ async def _put(s: Session, args: argparse.Namespace) -> int:
     with Bar(args, total, desc, files=len(files) if len(files) > 1 else 0) as bar:
         for plan in plans:
             if plan.new_root is not None:
-                await s.client.mkdir(plan.new_root)
+                await s.client.mkdir(plan.new_root, parents=args.parents)
             for d in plan.dirs:
                 await s.client.mkdir(d, parents=True)
 
@@ -106,6 +110,12 @@ async def _put_stdin(s: Session, args: argparse.Namespace, chunk_size: int | Non
     st = await _context.stat_or_none(s.client, target)
     if (st is not None and st.get("type") == "dir") or _context.wants_dir(args.remote):
         raise errors.IsADirectory(f"put -: {target} is a directory; name the file to write")
+    if st is None:
+        parent = paths.parent(target)
+        if args.parents:
+            await s.client.mkdir(parent, parents=True)
+        elif await _context.stat_or_none(s.client, parent) is None:
+            raise errors.NotFound(f"put -: no such directory {parent} (use -p)")
     with Bar(args, 0, "put") as bar:
         res = await _transfer.upload(
             s, sys.stdin.buffer, target, bar, replication=args.replication, chunk_size=chunk_size
@@ -126,19 +136,37 @@ async def _plan(s: Session, args: argparse.Namespace, src: str) -> _Plan:
         raise errors.FahadfsError(f"put {src}: {exc.strerror}") from None
     name = os.path.basename(os.path.abspath(src))
     if not stat_mod.S_ISDIR(st.st_mode):
-        target = await _context.resolve_target(s.client, f"put {src}", args.remote, name)
+        dst = _context.remote(args.remote)
+        if (
+            args.parents
+            and _context.wants_dir(args.remote)
+            and await _context.stat_or_none(s.client, dst) is None
+        ):
+            target = _context.child(dst, name)  # a directory that -p creates
+        else:
+            target = await _context.resolve_target(s.client, f"put {src}", args.remote, name)
         existing = await _context.stat_or_none(s.client, target)
         if existing is not None and existing.get("type") == "dir":
             raise errors.IsADirectory(f"put {src}: {target} is an existing directory")
-        return _Plan([], None, [(src, target, st.st_size)])
+        parents: list[str] = []
+        if existing is None:
+            parent = paths.parent(target)
+            pst = await _context.stat_or_none(s.client, parent)
+            if pst is None and args.parents:
+                parents.append(parent)
+            elif pst is None:
+                raise errors.NotFound(f"put {src}: no such directory {parent} (use -p)")
+            elif pst.get("type") != "dir":
+                raise errors.NotADirectory(f"put {src}: {parent} is not a directory")
+        return _Plan(parents, None, [(src, target, st.st_size)])
     if not args.recursive:
         raise errors.IsADirectory(f"put {src}: is a directory (use -r)")
     dst = _context.remote(args.remote)
     dst_st = await _context.stat_or_none(s.client, dst)
     if dst_st is not None and dst_st.get("type") != "dir":
         raise errors.NotADirectory(f"put {src}: {dst} is a file, not a directory")
-    if dst_st is None and _context.wants_dir(args.remote):
-        raise errors.NotFound(f"put {src}: no such directory {dst}")
+    if dst_st is None and _context.wants_dir(args.remote) and not args.parents:
+        raise errors.NotFound(f"put {src}: no such directory {dst} (use -p)")
     root = _context.child(dst, name) if dst_st is not None else dst
     return _walk_local(src, root, new_root=root if dst_st is None else None)
 

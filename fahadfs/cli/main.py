@@ -41,7 +41,7 @@ COMMANDS = (
 
 EPILOG = """examples:
   fahadfs cluster up --detach          start the local cluster of ./cluster.toml
-  fahadfs put big.iso /isos/big.iso    upload a file (a directory with -r, stdin with -)
+  fahadfs put -p big.iso /isos/        upload into /isos/ (-p: create it; -r: a directory)
   fahadfs ls -l /isos                  list a directory
   fahadfs tree /                       the whole tree with sizes and replica health
   fahadfs get /isos/big.iso copy.iso   download (served from the local cache if unchanged)

@@ -36,10 +36,10 @@ def _str(op: str, key: str, value: Any) -> str:
 
 
 def _name(op: str, key: str, value: Any) -> str:
-    value = _str(op, key, value)
-    if not value or len(value) > 255:
+    text = _str(op, key, value)
+    if not text or len(text) > 255:
         raise InvalidArgument(f"{op}: {key} must be 1 to 255 characters")
-    return value
+    return text
 
 
 def _bool(op: str, key: str, value: Any) -> bool:

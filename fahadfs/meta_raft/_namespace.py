@@ -39,9 +39,9 @@ def parent_dir(root: _Dir, parts: tuple[str, ...], what: str) -> _Dir:
         child = node.children.get(parts[i])
         if child is None:
             raise NotFound(f"{what}: no such directory {join(parts[: i + 1])}")
-        if type(child) is bytes:
+        if isinstance(child, bytes):
             raise NotADirectory(f"{what}: {join(parts[: i + 1])} is a file, not a directory")
-        node = child  # type: ignore[assignment]
+        node = child
     return node
 
 
@@ -61,10 +61,10 @@ def iter_tree(node: Node, path: str) -> Iterator[tuple[str, Node]]:
     while stack:
         here, item = stack.pop()
         yield here, item
-        if type(item) is bytes:
+        if isinstance(item, bytes):
             continue
         prefix = "" if here == "/" else here
-        children = item.children  # type: ignore[union-attr]
+        children = item.children
         for name in sorted(children, reverse=True):
             stack.append((f"{prefix}/{name}", children[name]))
 
@@ -74,10 +74,10 @@ def iter_files(node: _Dir) -> Iterator[bytes]:
     stack = [node]
     while stack:
         for child in stack.pop().children.values():
-            if type(child) is bytes:
+            if isinstance(child, bytes):
                 yield child
             else:
-                stack.append(child)  # type: ignore[arg-type]
+                stack.append(child)
 
 
 def subtree_contents(node: _Dir) -> tuple[int, int, list[int]]:
@@ -87,12 +87,12 @@ def subtree_contents(node: _Dir) -> tuple[int, int, list[int]]:
     stack = [node]
     while stack:
         for child in stack.pop().children.values():
-            if type(child) is bytes:
+            if isinstance(child, bytes):
                 files += 1
                 ids.extend(file_chunks(child))
             else:
                 dirs += 1
-                stack.append(child)  # type: ignore[arg-type]
+                stack.append(child)
     return files, dirs, ids
 
 
@@ -106,13 +106,13 @@ def dump_tree(root: _Dir) -> list[list[Any]]:
         files = {}
         subdirs = []
         for child_name, child in node.children.items():
-            if type(child) is bytes:
+            if isinstance(child, bytes):
                 files[child_name] = child
             else:
                 subdirs.append((child_name, child))
         rows.append([parent, name, node.mtime, files])
         subdirs.sort(reverse=True)
-        stack.extend((index, child_name, child) for child_name, child in subdirs)  # type: ignore[misc]
+        stack.extend((index, child_name, child) for child_name, child in subdirs)
     return rows
 
 

@@ -36,11 +36,11 @@ class _NamespaceOps(_Tables):
             child = node.children.get(name)
             if child is None:
                 break
-            if type(child) is bytes:
+            if isinstance(child, bytes):
                 if depth == len(parts) - 1:
                     raise AlreadyExists(f"{what}: already exists as a file")
                 raise NotADirectory(f"{what}: {join(parts[: depth + 1])} is a file")
-            node, depth = child, depth + 1  # type: ignore[assignment]
+            node, depth = child, depth + 1
         self._add_dirs(now, node, parts[depth:])
         return {}
 
@@ -57,10 +57,10 @@ class _NamespaceOps(_Tables):
         parts = _split("rm", path)
         canon, what = join(parts), f"rm {join(parts)}"
         node = lookup(self._root, parts, what)
-        if type(node) is not bytes:
+        if not isinstance(node, bytes):
             raise IsADirectory(f"{what}: is a directory (use rmdir)")
         self._check_idle(what, canon, now, subtree=False)
-        pending = self._close_expired(canon, now, subtree=False)
+        pending = self._close_expired(canon, subtree=False)
         parent = parent_dir(self._root, parts, what)
         del parent.children[parts[-1]]
         parent.mtime = now
@@ -73,13 +73,13 @@ class _NamespaceOps(_Tables):
         if not parts:
             raise InvalidArgument(f"{what}: cannot remove the root directory")
         node = lookup(self._root, parts, what)
-        if type(node) is bytes:
+        if isinstance(node, bytes):
             raise NotADirectory(f"{what}: not a directory")
-        if node.children and not recursive:  # type: ignore[union-attr]
+        if node.children and not recursive:
             raise DirectoryNotEmpty(f"{what}: directory not empty")
         self._check_idle(what, canon, now, subtree=True)
-        pending = self._close_expired(canon, now, subtree=True)
-        files, dirs, ids = subtree_contents(node)  # type: ignore[arg-type]
+        pending = self._close_expired(canon, subtree=True)
+        files, dirs, ids = subtree_contents(node)
         parent = parent_dir(self._root, parts, what)
         del parent.children[parts[-1]]
         parent.mtime = now
@@ -96,26 +96,26 @@ class _NamespaceOps(_Tables):
         node = lookup(self._root, sparts, what)
         if sparts == dparts:
             return {"garbage": []}
-        is_dir = type(node) is not bytes
+        is_dir = not isinstance(node, bytes)
         if is_dir and dparts[: len(sparts)] == sparts:
             raise InvalidArgument(f"{what}: cannot move a directory inside itself")
         dparent = parent_dir(self._root, dparts, what)
         target = dparent.children.get(dparts[-1])
         if target is not None:
-            if not is_dir and type(target) is not bytes:
+            if not is_dir and not isinstance(target, bytes):
                 raise IsADirectory(f"{what}: {dcanon} is a directory")
-            if is_dir and type(target) is bytes:
+            if is_dir and isinstance(target, bytes):
                 raise NotADirectory(f"{what}: {dcanon} is not a directory")
-            if is_dir and target.children:  # type: ignore[union-attr]
+            if isinstance(target, _Dir) and target.children:
                 raise DirectoryNotEmpty(f"{what}: {dcanon} is not empty")
         self._check_idle(what, scanon, now, subtree=is_dir)
         self._check_idle(what, dcanon, now, subtree=True)
-        pending = self._close_expired(scanon, now, subtree=is_dir)
-        pending += self._close_expired(dcanon, now, subtree=True)
+        pending = self._close_expired(scanon, subtree=is_dir)
+        pending += self._close_expired(dcanon, subtree=True)
         sparent = parent_dir(self._root, sparts, what)
         del sparent.children[sparts[-1]]
         dropped: list[Result] = []
-        if type(target) is bytes:
+        if isinstance(target, bytes):
             dropped = self._unref(rec.file_chunks(target))
             self._files -= 1
         elif target is not None:
@@ -129,20 +129,20 @@ class _NamespaceOps(_Tables):
         dcanon = join(dparts)
         what = f"cp {join(sparts)} {dcanon}"
         node = lookup(self._root, sparts, what)
-        if type(node) is not bytes:
+        if not isinstance(node, bytes):
             raise IsADirectory(f"{what}: {join(sparts)} is a directory")
         if not dparts:
             raise IsADirectory(f"{what}: / is a directory")
         dparent = parent_dir(self._root, dparts, what)
         target = dparent.children.get(dparts[-1])
-        if target is not None and type(target) is not bytes:
+        if target is not None and not isinstance(target, bytes):
             raise IsADirectory(f"{what}: {dcanon} is a directory")
         self._check_idle(what, dcanon, now, subtree=False)
         ids = rec.file_chunks(node)
         for cid in ids:
             if rec.chunk_refs(self._chunks[cid]) >= rec.U32_MAX:
                 raise InvalidArgument(f"{what}: chunk {cid} has too many references")
-        pending = self._close_expired(dcanon, now, subtree=False)
+        pending = self._close_expired(dcanon, subtree=False)
         for cid in ids:
             chunk = self._chunks[cid]
             self._chunks[cid] = rec.chunk_with_refs(chunk, rec.chunk_refs(chunk) + 1)
@@ -153,5 +153,5 @@ class _NamespaceOps(_Tables):
             self._files += 1
             dparent.mtime = now
         else:
-            dropped = self._unref(rec.file_chunks(target))  # type: ignore[arg-type]
+            dropped = self._unref(rec.file_chunks(target))
         return {"version": version, "garbage": self._garbage(dropped, pending)}

@@ -21,6 +21,10 @@ U16_MAX = 0xFFFF
 U32_MAX = 0xFFFF_FFFF
 U64_MAX = 0xFFFF_FFFF_FFFF_FFFF
 
+# Precompiled tails for the common lengths (a file's chunk ids, a chunk's replicas).
+_IDS = [struct.Struct(f"<{n}Q") for n in range(64)]
+_REPLICAS = [struct.Struct(f"<{n}H") for n in range(16)]
+
 
 class FileRec(NamedTuple):
     size: int
@@ -51,8 +55,9 @@ def unpack_file(rec: bytes) -> FileRec:
 
 def file_chunks(rec: bytes) -> tuple[int, ...]:
     """The chunk ids of a file record, in file order."""
-    count = (len(rec) - FILE_HEAD.size) // 8
-    return struct.unpack_from(f"<{count}Q", rec, FILE_HEAD.size)
+    count = (len(rec) - FILE_HEAD.size) >> 3
+    tail = _IDS[count] if count < len(_IDS) else struct.Struct(f"<{count}Q")
+    return tail.unpack_from(rec, FILE_HEAD.size)
 
 
 def file_replication(rec: bytes) -> int:
@@ -77,8 +82,9 @@ def unpack_chunk(rec: bytes) -> ChunkRec:
 
 def chunk_replicas(rec: bytes) -> tuple[int, ...]:
     """The replica node indices of a chunk record."""
-    count = (len(rec) - CHUNK_HEAD.size) // 2
-    return struct.unpack_from(f"<{count}H", rec, CHUNK_HEAD.size)
+    count = (len(rec) - CHUNK_HEAD.size) >> 1
+    tail = _REPLICAS[count] if count < len(_REPLICAS) else struct.Struct(f"<{count}H")
+    return tail.unpack_from(rec, CHUNK_HEAD.size)
 
 
 def chunk_refs(rec: bytes) -> int:

@@ -87,8 +87,8 @@ class _Tables:
             if session.expires > now:
                 raise _busy(what, path, session)
 
-    def _close_expired(self, canon: str, now: int, subtree: bool) -> list[int]:
-        """Drop the (expired) sessions on or below ``canon``; their pending chunk ids."""
+    def _close_expired(self, canon: str, subtree: bool) -> list[int]:
+        """Drop the sessions on or below ``canon`` (checked idle first); their pending ids."""
         if subtree:
             paths = sorted(p for p in self._sessions if _within(p, canon))
         else:

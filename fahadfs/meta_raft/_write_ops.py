@@ -27,7 +27,7 @@ class _WriteOps(_Tables):
         if not parts:
             raise IsADirectory(f"{what}: is a directory")
         existing = parent_dir(self._root, parts, what).children.get(parts[-1])
-        if existing is not None and type(existing) is not bytes:
+        if existing is not None and not isinstance(existing, bytes):
             raise IsADirectory(f"{what}: is a directory")
         old = self._sessions.get(canon)
         if old is not None and old.expires > now:
@@ -86,24 +86,14 @@ class _WriteOps(_Tables):
             raise IsADirectory(f"{what}: is a directory")
         parent = parent_dir(self._root, parts, what)
         old = parent.children.get(parts[-1])
-        if old is not None and type(old) is not bytes:
+        if old is not None and not isinstance(old, bytes):
             raise IsADirectory(f"{what}: is a directory")
-        session = self._sessions.get(canon)
-        live = session is not None and session.expires > now
-        if lease_id is None and live:
-            raise _busy(what, canon, session)  # type: ignore[arg-type]
-        if lease_id is not None:
-            if session is None or not live:
-                raise StaleSession(f"{what}: no live session with lease {lease_id}")
-            if session.lease_id != lease_id:
-                raise _busy(what, canon, session)
-            if session.token != token:
-                raise StaleSession(f"{what}: token {token} superseded by {session.token}")
+        live = self._commit_session(what, canon, lease_id, token, now)
         self._check_new_chunks(what, size, chunks)
-        if replication is None and session is not None and live:
-            replication = session.replication
+        if replication is None and live is not None:
+            replication = live.replication
         if replication is None:
-            replication = rec.file_replication(old) if old is not None else 0  # type: ignore[arg-type]
+            replication = rec.file_replication(old) if old is not None else 0
         # Everything is valid: mutate.
         for cid, csize, checksum, nodes in chunks:
             indices = [self._node_index[node] for node in nodes]
@@ -112,14 +102,33 @@ class _WriteOps(_Tables):
         ids = [chunk[0] for chunk in chunks]
         record = rec.pack_file(size, now if mtime is None else mtime, version, replication, ids)
         parent.children[intern(parts[-1])] = record
-        pending = self._close_expired(canon, now, subtree=False)
+        pending = self._close_expired(canon, subtree=False)
         dropped: list[Result] = []
         if old is None:
             self._files += 1
             parent.mtime = now
         else:
-            dropped = self._unref(rec.file_chunks(old))  # type: ignore[arg-type]
+            dropped = self._unref(rec.file_chunks(old))
         return {"version": version, "garbage": self._garbage(dropped, pending)}
+
+    def _commit_session(
+        self, what: str, canon: str, lease_id: str | None, token: int | None, now: int
+    ) -> _Session | None:
+        """The live session a commit may close: none without a lease, the matching one with."""
+        live = self._sessions.get(canon)
+        if live is not None and live.expires <= now:
+            live = None
+        if lease_id is None:
+            if live is not None:
+                raise _busy(what, canon, live)
+            return None
+        if live is None:
+            raise StaleSession(f"{what}: no live session with lease {lease_id}")
+        if live.lease_id != lease_id:
+            raise _busy(what, canon, live)
+        if live.token != token:
+            raise StaleSession(f"{what}: token {token} superseded by {live.token}")
+        return live
 
     def _check_new_chunks(
         self, what: str, size: int, chunks: tuple[tuple[int, int, int, tuple[str, ...]], ...]
@@ -169,8 +178,6 @@ class _WriteOps(_Tables):
             raise InvalidArgument(f"{what}: generation overflow")
         self._chunks[chunk_id] = rec.chunk_with_generation(chunk, generation)
         return {"generation": generation}
-
-    # ----------------------------------------------------------------- nodes
 
     def _op_node_register(self, now: int, node_id: str, address: str, capacity: int) -> Result:
         if node_id in self._nodes:

@@ -96,7 +96,7 @@ class MetaState(_NamespaceOps, _WriteOps):
         parts = _split("stat", path)
         node = lookup(self._root, parts, f"stat {join(parts)}")
         out = self._stat(join(parts), node)
-        if type(node) is bytes:
+        if isinstance(node, bytes):
             out["chunks"] = [self._chunk_view(cid) for cid in rec.file_chunks(node)]
         return out
 
@@ -104,17 +104,17 @@ class MetaState(_NamespaceOps, _WriteOps):
         """Entries of a directory sorted by name; a file path lists itself."""
         parts = _split("ls", path)
         node = lookup(self._root, parts, f"ls {join(parts)}")
-        if type(node) is bytes:
+        if isinstance(node, bytes):
             items: Iterable[tuple[str, _Dir | bytes]] = [(parts[-1], node)]
         else:
-            items = sorted(node.children.items())  # type: ignore[union-attr]
+            items = sorted(node.children.items())
         out = []
         for name, child in items:
-            if type(child) is bytes:
+            if isinstance(child, bytes):
                 size, mtime = rec.FILE_HEAD.unpack_from(child)[:2]
                 out.append({"name": name, "type": "file", "size": size, "mtime": mtime})
             else:
-                out.append({"name": name, "type": "dir", "size": 0, "mtime": child.mtime})  # type: ignore[union-attr]
+                out.append({"name": name, "type": "dir", "size": 0, "mtime": child.mtime})
         return out
 
     def walk(self, path: str) -> Iterator[tuple[str, Result]]:
@@ -125,7 +125,7 @@ class MetaState(_NamespaceOps, _WriteOps):
             yield here, self._stat(here, item)
 
     def _stat(self, path: str, node: _Dir | bytes) -> Result:
-        if type(node) is bytes:
+        if isinstance(node, bytes):
             size, mtime, version, replication = rec.FILE_HEAD.unpack_from(node)
             return {
                 "path": path,
@@ -135,8 +135,8 @@ class MetaState(_NamespaceOps, _WriteOps):
                 "version": version,
                 "replication": replication,
             }
-        entries = len(node.children)  # type: ignore[union-attr]
-        return {"path": path, "type": "dir", "size": 0, "mtime": node.mtime, "entries": entries}  # type: ignore[union-attr]
+        entries = len(node.children)
+        return {"path": path, "type": "dir", "size": 0, "mtime": node.mtime, "entries": entries}
 
     def _chunk_view(self, chunk_id: int) -> Result:
         c = rec.unpack_chunk(self._chunks[chunk_id])
@@ -200,10 +200,12 @@ class MetaState(_NamespaceOps, _WriteOps):
             for cid in rec.file_chunks(record):
                 if factor.get(cid, -1) < replication:
                     factor[cid] = replication
-        for cid in sorted(self._chunks):
-            c = rec.unpack_chunk(self._chunks[cid])
-            names = tuple(self._names(c.replicas))
-            yield cid, c.size, c.generation, names, factor.get(cid, 0)
+        chunks, node_ids, head = self._chunks, self._node_ids, rec.CHUNK_HEAD.unpack_from
+        for cid in sorted(chunks):
+            chunk = chunks[cid]
+            size, _checksum, generation, _refs = head(chunk)
+            names = tuple([node_ids[i] for i in rec.chunk_replicas(chunk)])
+            yield cid, size, generation, names, factor.get(cid, 0)
 
     def pending_chunks(self) -> set[int]:
         """Chunk ids uploaded within open (not yet reaped) sessions."""
@@ -222,7 +224,16 @@ class MetaState(_NamespaceOps, _WriteOps):
     # ----------------------------------------------------------------- snapshots
 
     def snapshot(self) -> bytes:
-        """The whole state as canonical CBOR: equal states give equal bytes."""
+        """The whole state as canonical CBOR: equal states give equal bytes.
+
+        A map ``{"format": "fahadfs-meta", "v": 1, "counter", "tree", "chunks", "nodes",
+        "sessions", "rids"}``: ``tree`` is the directories in sorted preorder as rows
+        ``[parent row, name, mtime, {file name: file record}]`` (row 0 is the root, parent -1);
+        ``chunks`` maps chunk id to chunk record (records as in ``_records``); ``nodes`` is
+        ``[id, address, capacity, state]`` in index order; ``sessions`` is ``[path, holder,
+        lease_id, token, expires, replication, [pending ids]]`` sorted by path; ``rids`` is
+        ``[rid, now, result]`` oldest first.
+        """
         body = {
             "format": SNAPSHOT_FORMAT,
             "v": SNAPSHOT_VERSION,

@@ -104,6 +104,7 @@ class _DiskWriter(ChunkWriter):
         self._written = 0
         self.on_disk = 0
         self._info: ChunkInfo | None = None
+        self._renamed = False
         self._state = "open"
 
     @property
@@ -222,6 +223,7 @@ class _DiskWriter(ChunkWriter):
 
     def _install(self) -> None:  # in a thread
         os.rename(self._tmp, self._final)
+        self._renamed = True
         if self._store._group is None:
             fsync_dir(self._store._io, self._final.parent)
 
@@ -229,12 +231,15 @@ class _DiskWriter(ChunkWriter):
         if self._state != "prepared" or self._info is None:
             raise RuntimeError(f"commit on a {self._state} chunk writer")
         await self._call(self._install)
-        self._state = "installed"
         await self._group_barrier()
+        self._installed()
+        return self._info
+
+    def _installed(self) -> None:
+        assert self._info is not None
         self._store._index_put(self._info)
         self._store._release(self)
         self._state = "committed"
-        return self._info
 
     def _discard(self) -> None:  # in a thread
         if self._fd >= 0:
@@ -254,6 +259,9 @@ class _DiskWriter(ChunkWriter):
             await asyncio.wait([pending])
             if not pending.cancelled():
                 pending.exception()  # retrieved: the caller already saw or will not care
+        if self._renamed:  # cancelled after the rename: the chunk is whole and visible
+            self._installed()
+            return
         try:
             await self._store._run(self._discard)
         finally:

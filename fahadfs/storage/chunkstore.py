@@ -277,21 +277,23 @@ class _MemoryWriter(ChunkWriter):
     def __init__(self, store: MemoryChunkStore, chunk_id: int) -> None:
         self.chunk_id = chunk_id
         self._store = store
-        self._buf = bytearray()
+        self._parts: list[bytes] = []
+        self._written = 0
         self._crc = checksum.Checksum()
         self._info: ChunkInfo | None = None
         self._state = "open"
 
     @property
     def written(self) -> int:
-        return len(self._buf)
+        return self._written
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._state != "open":
             raise RuntimeError(f"write on a {self._state} chunk writer")
-        self._store._grow(self, len(self._buf) + len(data))
+        self._store._grow(self, self._written + len(data))
         self._crc.update(data)
-        self._buf += data
+        self._parts.append(bytes(data))
+        self._written += len(data)
 
     async def prepare(self, expected_checksum: int | None, generation: int) -> ChunkInfo:
         if self._state != "open":
@@ -300,14 +302,14 @@ class _MemoryWriter(ChunkWriter):
         if expected_checksum is not None and expected_checksum != self._crc.value:
             await self.abort()
             raise checksum_mismatch(self.chunk_id, expected_checksum, self._crc.value)
-        self._info = ChunkInfo(self.chunk_id, generation, len(self._buf), self._crc.value)
+        self._info = ChunkInfo(self.chunk_id, generation, self._written, self._crc.value)
         self._state = "prepared"
         return self._info
 
     async def commit(self) -> ChunkInfo:
         if self._state != "prepared" or self._info is None:
             raise RuntimeError(f"commit on a {self._state} chunk writer")
-        self._store._blobs[self.chunk_id] = bytes(self._buf)
+        self._store._blobs[self.chunk_id] = b"".join(self._parts)
         self._store._index_put(self._info)
         self._store._release(self)
         self._state = "committed"
@@ -316,7 +318,7 @@ class _MemoryWriter(ChunkWriter):
     async def abort(self) -> None:
         if self._state in ("open", "prepared"):
             self._state = "aborted"
-            self._buf = bytearray()
+            self._parts = []
             self._store._release(self)
 
 

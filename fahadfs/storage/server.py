@@ -94,28 +94,16 @@ class ChunkFileResponse(web.StreamResponse):
     async def prepare(self, request: web.BaseRequest) -> Any:
         try:
             writer = await super().prepare(request)
-            file = self._handle.file
             transport = request.transport
-            if file is None or transport is None or self.compression:
+            if self._handle.file is None or transport is None:
                 raise ConnectionResetError("connection lost")
+            # asyncio itself falls back to reads and writes where sendfile is unavailable (TLS)
             loop = asyncio.get_running_loop()
-            try:
-                await loop.sendfile(transport, file, 0, self._handle.info.size, fallback=False)
-            except NotImplementedError:  # e.g. TLS: read and write in pieces instead
-                await self._copy(writer, file)
+            await loop.sendfile(transport, self._handle.file, 0, self._handle.info.size)
             await super().write_eof()
             return writer
         finally:
             self._handle.close()
-
-    async def _copy(self, writer: Any, file: Any) -> None:
-        pos, size = 0, self._handle.info.size
-        while pos < size:
-            data = await asyncio.to_thread(os.pread, file.fileno(), min(1 << 20, size - pos), pos)
-            if not data:
-                raise ConnectionResetError("chunk file truncated")
-            await writer.write(data)
-            pos += len(data)
 
 
 async def get_chunk(request: web.Request) -> web.StreamResponse:

@@ -39,19 +39,46 @@ class H:
             self.events.append(e)
         return self
 
-    def put(self, path: str, data: bytes, t0: float, t1: float | None, outcome: str = "ok",
-            once: bool = False, **kw: Any) -> H:
+    def put(
+        self,
+        path: str,
+        data: bytes,
+        t0: float,
+        t1: float | None,
+        outcome: str = "ok",
+        once: bool = False,
+        **kw: Any,
+    ) -> H:
         return self.op(
-            "put", t0, t1, outcome, path=path, size=len(data), sha256=content.sha256(data),
-            fp=content.fingerprint(data, self.chunk_size), once=once, **kw
+            "put",
+            t0,
+            t1,
+            outcome,
+            path=path,
+            size=len(data),
+            sha256=content.sha256(data),
+            fp=content.fingerprint(data, self.chunk_size),
+            once=once,
+            **kw,
         )
 
     def stat_file(self, path: str, data: bytes, t0: float, t1: float, **kw: Any) -> H:
-        value = {"type": "file", "size": len(data), "fp": content.fingerprint(data, self.chunk_size)}
+        value = {
+            "type": "file",
+            "size": len(data),
+            "fp": content.fingerprint(data, self.chunk_size),
+        }
         return self.op("stat", t0, t1, "ok", path=path, value=value, **kw)
 
-    def get(self, path: str, data: bytes | None, t0: float, t1: float, process: str = "w0",
-            code: str | None = None) -> H:
+    def get(
+        self,
+        path: str,
+        data: bytes | None,
+        t0: float,
+        t1: float,
+        process: str = "w0",
+        code: str | None = None,
+    ) -> H:
         if data is None:
             return self.op("get", t0, t1, "fail", path=path, code=code or "ENOENT", process=process)
         value = {"sha256": content.sha256(data), "size": len(data)}

@@ -4,7 +4,7 @@ correct histories pass."""
 from __future__ import annotations
 
 from chaos import content
-from chaos.checkers import durability, duplicates, recovery, replicas, sessions
+from chaos.checkers import duplicates, durability, recovery, replicas, sessions
 from tests.chaos._hist import H
 
 A, B = b"alpha" * 100, b"bravo" * 100
@@ -93,9 +93,19 @@ def test_duplicates_reports_a_request_id_shared_by_two_operations() -> None:
 # -- sessions --------------------------------------------------------------------------------
 
 
-def _session(h: H, lease: str, token: int, t: float, commit: bool = True, path: str = "/ns/d0/f0") -> None:
-    h.op("create", t, t + 1, "ok", path=path, rid=f"c{lease}", lease_id=lease,
-         value={"token": token, "lease_id": lease})
+def _session(
+    h: H, lease: str, token: int, t: float, commit: bool = True, path: str = "/ns/d0/f0"
+) -> None:
+    h.op(
+        "create",
+        t,
+        t + 1,
+        "ok",
+        path=path,
+        rid=f"c{lease}",
+        lease_id=lease,
+        value={"token": token, "lease_id": lease},
+    )
     if commit:
         h.op("commit", t + 2, t + 3, "ok", path=path, rid=f"k{lease}", lease_id=lease, token=token)
 
@@ -113,8 +123,16 @@ def test_sessions_pass_with_increasing_tokens_and_no_overlap() -> None:
 def test_sessions_report_overlapping_writers_and_decreasing_tokens() -> None:
     h = H()
     _session(h, "a", 9, 0)  # holds [1, 2]
-    h.op("create", 0.5, 1.2, "ok", path="/ns/d0/f0", rid="cb", lease_id="b",
-         value={"token": 4, "lease_id": "b"})  # granted while a held it
+    h.op(
+        "create",
+        0.5,
+        1.2,
+        "ok",
+        path="/ns/d0/f0",
+        rid="cb",
+        lease_id="b",
+        value={"token": 4, "lease_id": "b"},
+    )  # granted while a held it
     h.op("commit", 3.5, 4, "ok", path="/ns/d0/f0", rid="kb", lease_id="b", token=4)
     res = sessions.check_history(h.ops())
     kinds = sorted({v["kind"] for v in res.violations})
@@ -198,3 +216,13 @@ def test_recovery_reports_a_kill_never_repaired_or_too_slow() -> None:
     h.monitor(61.0, f="redundancy", under=3)
     res = recovery.check_events(h.sorted_events(), bound=30)
     assert [v["kind"] for v in res.violations] == ["slow restore", "never restored"]
+
+
+def test_durability_counts_a_committed_file_without_copies_as_lost() -> None:
+    h = _writes()
+    h.get("/once/a", None, 10, 11, process="final", code="ENOCHUNK")
+    h.get("/once/b", None, 10, 11, process="final", code="ENOCHUNK")
+    h.get("/once/c", None, 10, 11, process="final", code="ENOCHUNK")
+    res = durability.check_history(h.ops())
+    assert sorted(v["kind"] for v in res.violations) == ["failed write appears", "lost", "lost"]
+    assert res.stats["lost"] == 2

@@ -28,8 +28,12 @@ def _reg(state, inp):  # type: ignore[no-untyped-def]
 
 
 def test_search_accepts_a_sequential_register_history() -> None:
-    ops = [LinOp(0, 1, ("w", 1, None)), LinOp(2, 3, ("r", 1, None)), LinOp(4, 5, ("w", 2, None)),
-           LinOp(6, 7, ("r", 2, None))]
+    ops = [
+        LinOp(0, 1, ("w", 1, None)),
+        LinOp(2, 3, ("r", 1, None)),
+        LinOp(4, 5, ("w", 2, None)),
+        LinOp(6, 7, ("r", 2, None)),
+    ]
     assert check(ops, 0, _reg).linearizable is True
 
 
@@ -40,8 +44,12 @@ def test_search_rejects_a_stale_read() -> None:
 
 
 def test_search_allows_concurrent_reads_either_side_of_a_write() -> None:
-    ops = [LinOp(0, 10, ("w", 1, None)), LinOp(1, 2, ("r", 0, None)), LinOp(3, 4, ("r", 1, None)),
-           LinOp(5, 6, ("r", 1, None))]
+    ops = [
+        LinOp(0, 10, ("w", 1, None)),
+        LinOp(1, 2, ("r", 0, None)),
+        LinOp(3, 4, ("r", 1, None)),
+        LinOp(5, 6, ("r", 1, None)),
+    ]
     assert check(ops, 0, _reg).linearizable is True
 
 
@@ -51,7 +59,11 @@ def test_search_rejects_a_read_going_back_in_time_during_a_write() -> None:
 
 
 def test_unknown_outcome_may_take_effect_late_or_never() -> None:
-    late = [LinOp(0, math.inf, ("w", 1, None)), LinOp(1, 2, ("r", 0, None)), LinOp(5, 6, ("r", 1, None))]
+    late = [
+        LinOp(0, math.inf, ("w", 1, None)),
+        LinOp(1, 2, ("r", 0, None)),
+        LinOp(5, 6, ("r", 1, None)),
+    ]
     never = [LinOp(0, math.inf, ("w", 1, None)), LinOp(5, 6, ("r", 0, None))]
     assert check(late, 0, _reg).linearizable is True
     assert check(never, 0, _reg).linearizable is True
@@ -68,7 +80,9 @@ def test_cas_history_with_a_lost_update_is_rejected() -> None:
 
 
 def test_search_gives_up_within_its_step_budget() -> None:
-    ops = [LinOp(i, 100 + i, ("w", i, None)) for i in range(14)] + [LinOp(200, 201, ("r", -1, None))]
+    ops = [LinOp(i, 100 + i, ("w", i, None)) for i in range(14)] + [
+        LinOp(200, 201, ("r", -1, None))
+    ]
     res = check(ops, 0, _reg, max_steps=50)
     assert res.linearizable is None
 

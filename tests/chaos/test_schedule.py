@@ -35,8 +35,14 @@ def test_combined_scenarios_keep_each_parts_actions_and_needs() -> None:
     assert all(a in both.actions for a in alone.actions)
     assert both.needs == {"tmpfs_nodes": ["n5"]}
     mixed = schedule.make(3, "mixed", 120)
-    assert {a.action for a in mixed.actions} >= {"kill_node", "kill_leader", "partition_leader",
-                                                  "flip_bit", "clock_jump", "full_disk_node"}
+    assert {a.action for a in mixed.actions} >= {
+        "kill_node",
+        "kill_leader",
+        "partition_leader",
+        "flip_bit",
+        "clock_jump",
+        "full_disk_node",
+    }
 
 
 def test_save_and_load_round_trip(tmp_path: Path) -> None:

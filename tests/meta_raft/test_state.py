@@ -23,7 +23,9 @@ class Harness:
         self.now = T0
         self.next_chunk = 1000
         for i, node in enumerate(NODES):
-            self.ok("node_register", node_id=node, address=f"127.0.0.1:{7301 + i}", capacity=1 << 30)
+            self.ok(
+                "node_register", node_id=node, address=f"127.0.0.1:{7301 + i}", capacity=1 << 30
+            )
 
     def do(self, name: str, rid: str | None = None, **args: Any) -> dict[str, Any]:
         return self.state.apply_entry(batch(self.now, [op(name, rid, **args)]))[0]
@@ -71,7 +73,7 @@ def garbage_ids(result: dict[str, Any]) -> list[int]:
     return [g["id"] for g in result["garbage"]]
 
 
-# ----------------------------------------------------------------------------------- mkdir
+# --- mkdir
 
 
 def test_mkdir_creates_a_directory_and_touches_parent(h: Harness) -> None:
@@ -86,7 +88,9 @@ def test_mkdir_creates_a_directory_and_touches_parent(h: Harness) -> None:
 def test_mkdir_errors(h: Harness) -> None:
     h.ok("mkdir", path="/a")
     h.put("/f", 1)
-    assert h.err("ENOENT", "mkdir", path="/x/y/z")["message"] == "mkdir /x/y/z: no such directory /x"
+    assert (
+        h.err("ENOENT", "mkdir", path="/x/y/z")["message"] == "mkdir /x/y/z: no such directory /x"
+    )
     h.err("EEXIST", "mkdir", path="/a")
     h.err("EEXIST", "mkdir", path="/f")
     h.err("EEXIST", "mkdir", path="/")
@@ -107,7 +111,7 @@ def test_mkdir_parents(h: Harness) -> None:
     assert h.state.counts()["dirs"] == 3
 
 
-# ----------------------------------------------------------------------------------- create
+# --- create
 
 
 def test_create_opens_a_session_with_increasing_tokens(h: Harness) -> None:
@@ -164,7 +168,7 @@ def test_create_errors(h: Harness) -> None:
     h.ok("create", path="/f", overwrite=True, **args)
 
 
-# ----------------------------------------------------------------------------------- renew, release
+# --- renew, release
 
 
 def test_renew_extends_and_records_pending_chunks(h: Harness) -> None:
@@ -195,7 +199,7 @@ def test_release_returns_pending_as_garbage(h: Harness) -> None:
     h.err("ESTALE", "release", path="/f", lease_id="L1")
 
 
-# ----------------------------------------------------------------------------------- commit
+# --- commit
 
 
 def test_commit_with_lease_publishes_and_closes_session(h: Harness) -> None:
@@ -281,7 +285,7 @@ def test_empty_file(h: Harness) -> None:
     assert h.ok("rm", path="/empty")["garbage"] == []
 
 
-# ----------------------------------------------------------------------------------- rm, rmdir
+# --- rm, rmdir
 
 
 def test_rm_returns_unreferenced_chunks(h: Harness) -> None:
@@ -329,7 +333,7 @@ def test_rmdir_busy_if_a_live_session_is_inside(h: Harness) -> None:
     assert h.state.session("/a/b/new") is None
 
 
-# ----------------------------------------------------------------------------------- mv
+# --- mv
 
 
 def test_mv_file_to_new_name_keeps_version(h: Harness) -> None:
@@ -384,7 +388,7 @@ def test_mv_busy_on_source_destination_or_inside(h: Harness) -> None:
     h.err("EBUSY", "mv", src="/g", dst="/target")
 
 
-# ----------------------------------------------------------------------------------- cp
+# --- cp
 
 
 def test_cp_shares_chunks_with_refcounts(h: Harness) -> None:
@@ -421,7 +425,7 @@ def test_cp_errors(h: Harness) -> None:
     h.err("EBUSY", "cp", src="/f", dst="/busy")
 
 
-# ----------------------------------------------------------------------------------- nodes, replicas
+# --- nodes, replicas
 
 
 def test_node_register_and_update(h: Harness) -> None:
@@ -461,7 +465,7 @@ def test_replica_add_remove_and_generation(h: Harness) -> None:
     assert h.ok("rm", path="/f")["garbage"] == [{"id": cid, "replicas": ["n2", "n3", "n4"]}]
 
 
-# ----------------------------------------------------------------------------------- sessions
+# --- sessions
 
 
 def test_expire_sessions_closes_only_expired_ones(h: Harness) -> None:
@@ -481,7 +485,7 @@ def test_fencing_tokens_and_versions_share_one_increasing_counter(h: Harness) ->
     assert seen == sorted(seen) and len(set(seen)) == len(seen)
 
 
-# ----------------------------------------------------------------------------------- request ids
+# --- request ids
 
 
 def test_request_id_returns_first_result_without_reapplying(h: Harness) -> None:
@@ -511,7 +515,7 @@ def test_dup_commit_returns_same_version(h: Harness) -> None:
     assert h.state.counts()["chunks"] == 1
 
 
-# ----------------------------------------------------------------------------------- batches
+# --- batches
 
 
 def test_batch_applies_every_op_even_after_a_failure(h: Harness) -> None:
@@ -603,7 +607,7 @@ def test_bad_arguments_are_einval_and_change_nothing(h: Harness, bad: dict[str, 
     assert h.state.snapshot() == before
 
 
-# ----------------------------------------------------------------------------------- queries
+# --- queries
 
 
 def test_stat_ls_walk(h: Harness) -> None:
@@ -660,7 +664,7 @@ def test_iter_chunks_reports_max_replication_of_referencing_files(h: Harness) ->
     ]
 
 
-# ----------------------------------------------------------------------------------- snapshots
+# --- snapshots
 
 
 def test_snapshot_round_trip_keeps_everything(h: Harness) -> None:
@@ -701,7 +705,7 @@ def test_deep_trees_do_not_hit_recursion_limits(h: Harness) -> None:
     assert len(h.ok("rmdir", path="/d", recursive=True)["garbage"]) == 1
 
 
-# ----------------------------------------------------------------------------------- commands
+# --- commands
 
 
 def test_commands_helpers() -> None:

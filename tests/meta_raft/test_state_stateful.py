@@ -102,9 +102,20 @@ class StateMachine(RuleBasedStateMachine):
         self.last_counter = 0
 
     @initialize()
-    def register_nodes(self) -> None:
+    def seed_cluster(self) -> None:
+        """Three nodes and a small tree with shared chunks, so every run starts with content."""
         for node in NODES:
             self.apply("node_register", node_id=node, address=f"{node}:1", capacity=100)
+        for path in ["/a", "/a/b", "/b"]:
+            assert self.apply("mkdir", path=path)["ok"]
+            self.model.dirs.add(path)
+        for path, count in [("/a/a", 1), ("/a/b/a", 2), ("/b/b", 1)]:
+            chunks = self.new_chunks(count)
+            result = self.apply("commit", path=path, size=10 * count, chunks=chunks)
+            self.fresh_counter(result["version"])
+            self.model.files[path] = tuple(c[0] for c in chunks)
+        self.fresh_counter(self.apply("cp", src="/a/a", dst="/b/a")["version"])
+        self.model.files["/b/a"] = self.model.files["/a/a"]
 
     # ------------------------------------------------------------------ helpers
 
@@ -129,13 +140,31 @@ class StateMachine(RuleBasedStateMachine):
         assert value > self.last_counter, (value, self.last_counter)
         self.last_counter = value
 
+    def existing(self, data: st.DataObject, files: bool, dirs: bool) -> str:
+        """Mostly an existing file and/or directory (never the root), sometimes any path."""
+        known = sorted([*(self.model.files if files else ()), *(self.model.dirs if dirs else ())])
+        known = [p for p in known if p != "/"]
+        if known and data.draw(st.integers(0, 3), label="aim") > 0:
+            return data.draw(st.sampled_from(known), label="path")
+        return data.draw(paths, label="path")
+
+    def fresh(self, data: st.DataObject) -> str:
+        """Mostly a name inside an existing directory (depth <= 3), sometimes any path."""
+        roomy = sorted(d for d in self.model.dirs if d.count("/") < 3 or d == "/")
+        if data.draw(st.integers(0, 3), label="aim") > 0:
+            parent = data.draw(st.sampled_from(roomy), label="parent")
+            name = data.draw(st.sampled_from(NAMES), label="name")
+            return ("" if parent == "/" else parent) + "/" + name
+        return data.draw(paths, label="path")
+
     def check_garbage(self, result: dict[str, Any], candidates: set[int]) -> None:
         assert [g["id"] for g in result["garbage"]] == self.model.garbage(candidates)
 
     # ------------------------------------------------------------------ namespace rules
 
-    @rule(path=paths, parents=st.booleans())
-    def mkdir(self, path: str, parents: bool) -> None:
+    @rule(data=st.data(), parents=st.booleans())
+    def mkdir(self, data: st.DataObject, parents: bool) -> None:
+        path = self.fresh(data)
         m = self.model
         if parents:
             code = None
@@ -151,8 +180,9 @@ class StateMachine(RuleBasedStateMachine):
             parts = path.strip("/").split("/")
             m.dirs.update("/" + "/".join(parts[:i]) for i in range(1, len(parts) + 1))
 
-    @rule(path=paths, count=st.integers(0, 2))
-    def put(self, path: str, count: int) -> None:
+    @rule(data=st.data(), count=st.integers(0, 2))
+    def put(self, data: st.DataObject, count: int) -> None:
+        path = self.fresh(data)
         m = self.model
         code = m.parent_error(path) or ("EISDIR" if m.kind(path) == "dir" else None)
         code = code or ("EBUSY" if m.busy(path, self.now, subtree=False) else None)
@@ -164,8 +194,9 @@ class StateMachine(RuleBasedStateMachine):
             m.files[path] = tuple(c[0] for c in chunks)
             self.check_garbage(result, old | m.close(path, subtree=False))
 
-    @rule(path=paths)
-    def rm(self, path: str) -> None:
+    @rule(data=st.data())
+    def rm(self, data: st.DataObject) -> None:
+        path = self.existing(data, files=True, dirs=False)
         m = self.model
         code = m.lookup_error(path) or ("EISDIR" if m.kind(path) == "dir" else None)
         code = code or ("EBUSY" if m.busy(path, self.now, subtree=False) else None)
@@ -174,8 +205,9 @@ class StateMachine(RuleBasedStateMachine):
             old = set(m.files.pop(path))
             self.check_garbage(result, old | m.close(path, subtree=False))
 
-    @rule(path=paths, recursive=st.booleans())
-    def rmdir(self, path: str, recursive: bool) -> None:
+    @rule(data=st.data(), recursive=st.booleans())
+    def rmdir(self, data: st.DataObject, recursive: bool) -> None:
+        path = self.existing(data, files=False, dirs=True)
         m = self.model
         code = m.lookup_error(path) or ("ENOTDIR" if m.kind(path) == "file" else None)
         if not code and m.below(path) and not recursive:
@@ -190,8 +222,10 @@ class StateMachine(RuleBasedStateMachine):
             m.dirs.discard(path)
             self.check_garbage(result, old | m.close(path, subtree=True))
 
-    @rule(src=paths, dst=paths)
-    def mv(self, src: str, dst: str) -> None:
+    @rule(data=st.data(), onto=st.booleans())
+    def mv(self, data: st.DataObject, onto: bool) -> None:
+        src = self.existing(data, files=True, dirs=True)
+        dst = self.existing(data, files=True, dirs=True) if onto else self.fresh(data)
         m = self.model
         skind, dkind = m.kind(src), m.kind(dst)
         code = m.lookup_error(src)
@@ -222,8 +256,10 @@ class StateMachine(RuleBasedStateMachine):
                 m.dirs.add(moved)
         self.check_garbage(result, old | pending)
 
-    @rule(src=paths, dst=paths)
-    def cp(self, src: str, dst: str) -> None:
+    @rule(data=st.data(), onto=st.booleans())
+    def cp(self, data: st.DataObject, onto: bool) -> None:
+        src = self.existing(data, files=True, dirs=False)
+        dst = self.existing(data, files=True, dirs=False) if onto else self.fresh(data)
         m = self.model
         code = m.lookup_error(src) or ("EISDIR" if m.kind(src) == "dir" else None)
         code = code or m.parent_error(dst) or ("EISDIR" if m.kind(dst) == "dir" else None)
@@ -237,8 +273,9 @@ class StateMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ session rules
 
-    @rule(path=paths, holder=holders, lease=leases, ttl=st.sampled_from([100, 1000]))
-    def create(self, path: str, holder: str, lease: str, ttl: int) -> None:
+    @rule(data=st.data(), holder=holders, lease=leases, ttl=st.sampled_from([100, 1000]))
+    def create(self, data: st.DataObject, holder: str, lease: str, ttl: int) -> None:
+        path = self.fresh(data)
         m = self.model
         overwrite = holder == "c1"
         code = m.parent_error(path) or ("EISDIR" if m.kind(path) == "dir" else None)

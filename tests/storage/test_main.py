@@ -79,7 +79,7 @@ def start(tmp_path: Path, node_id: str = "n1") -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
@@ -88,7 +88,7 @@ def start(tmp_path: Path, node_id: str = "n1") -> subprocess.Popen[bytes]:
 def wait_ready(proc: subprocess.Popen[bytes], port: int) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
+        assert proc.poll() is None, finish(proc)
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=1) as resp:
                 if resp.status == 200:
@@ -116,15 +116,21 @@ def get(port: int) -> bytes:
         return bytes(r.read())
 
 
+def finish(proc: subprocess.Popen[bytes], timeout: float = 30) -> tuple[int, str]:
+    """Wait for the process to exit (killed if it will not); its exit code and stderr."""
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    return proc.returncode, err.decode()
+
+
 def stop(proc: subprocess.Popen[bytes]) -> int:
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGTERM)
-    try:
-        return proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        raise
+    return finish(proc, 20)[0]
 
 
 def test_node_process_serves_keeps_pid_and_log_and_stops_cleanly(tmp_path: Path) -> None:
@@ -135,10 +141,8 @@ def test_node_process_serves_keeps_pid_and_log_and_stops_cleanly(tmp_path: Path)
         wait_ready(proc, port)
         assert (home / "n1.pid").read_text().strip() == str(proc.pid)
         assert put(port, b"survives a restart") == 200
-        second = start(tmp_path)
-        assert second.wait(timeout=30) == 1
-        err = second.stderr.read().decode() if second.stderr else ""
-        assert "already running" in err and len(err.strip().splitlines()) == 1
+        code, err = finish(start(tmp_path))
+        assert code == 1 and "already running" in err and len(err.strip().splitlines()) == 1
     finally:
         assert stop(proc) == 0
     assert not (home / "n1.pid").exists()
@@ -153,10 +157,8 @@ def test_node_process_serves_keeps_pid_and_log_and_stops_cleanly(tmp_path: Path)
 
 def test_bad_config_is_one_line_and_exit_1(tmp_path: Path) -> None:
     (tmp_path / "cluster.toml").write_text("[cluster]\nsecret = 'short'\n")
-    proc = start(tmp_path)
-    assert proc.wait(timeout=30) == 1
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    assert err.startswith("fahadfs node: ") and len(err.strip().splitlines()) == 1
+    code, err = finish(start(tmp_path))
+    assert code == 1 and err.startswith("fahadfs node: ") and len(err.strip().splitlines()) == 1
 
 
 def test_port_in_use_is_exit_1(tmp_path: Path) -> None:
@@ -166,8 +168,6 @@ def test_port_in_use_is_exit_1(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", port))
         busy.listen()
-        proc = start(tmp_path)
-        assert proc.wait(timeout=30) == 1
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    assert "cannot listen" in err
+        code, err = finish(start(tmp_path))
+    assert code == 1 and "cannot listen" in err
     assert not (tmp_path / "state" / "n1" / "n1.pid").exists()

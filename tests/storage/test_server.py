@@ -493,7 +493,7 @@ async def test_client_vanishing_mid_upload_leaves_no_trace(
     size = 4 * MiB
     pipe = f"X-Fahadfs-Pipeline: {n2.address}\r\n" if pipelined else ""
     host, port = n1.address.split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
+    _, writer = await asyncio.open_connection(host, int(port))
     writer.write(
         (
             f"PUT /v1/chunk/{HEX} HTTP/1.1\r\nHost: {n1.address}\r\n"
