@@ -7,6 +7,7 @@ Strict reads (stat, ls, walk) pass a read barrier (a committed no-op) on the lea
 from __future__ import annotations
 
 import asyncio
+import collections
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -49,7 +50,9 @@ class Master:
         self.tracker = NodeTracker(dead_after=config.timeouts.dead_node)
         self.committer = GroupCommitter(raft)
         self.healer = Healer(self)
+        # Copies reported corrupt that are still listed (e.g. the last copy); and recent reports.
         self.bad_reports: dict[int, set[str]] = {}
+        self.recent_bad: collections.deque[dict[str, Any]] = collections.deque(maxlen=256)
         self.started = time.monotonic()
         self._last_leader: str | None = None
         self._registering: set[str] = set()
@@ -224,12 +227,30 @@ class Master:
             node=node,
             reason=str(body.get("reason", "")),
         )
-        self.bad_reports.setdefault(chunk_id, set()).add(node)
+        reason = str(body.get("reason", ""))
+        self.recent_bad.append(
+            {"chunk": f"{chunk_id:016x}", "node": node, "reason": reason, "time": int(time.time())}
+        )
         info = self.read(lambda: self.raft.state.chunk(chunk_id))
-        # Drop the bad copy from the map only while another copy remains; the healer restores k.
+        # Drop the bad copy from the map only while another copy remains; the healer restores k
+        # and later deletes the unlisted file. The last copy stays listed and flagged corrupt.
         if info and node in info["replicas"] and len(info["replicas"]) > 1:
             await self.propose({"op": "replica_remove", "chunk_id": chunk_id, "node_id": node})
+        elif info and node in info["replicas"]:
+            self.bad_reports.setdefault(chunk_id, set()).add(node)
         return respond(request, {})
+
+    def current_bad_reports(self) -> dict[str, list[str]]:
+        """Reported-corrupt copies that the replica map still lists (forgets healed ones)."""
+        out = {}
+        for chunk_id, nodes in list(self.bad_reports.items()):
+            info = self.read(lambda c=chunk_id: self.raft.state.chunk(c))
+            still = sorted(n for n in nodes if info and n in info["replicas"])
+            if still:
+                out[f"{chunk_id:016x}"] = still
+            else:
+                del self.bad_reports[chunk_id]
+        return out
 
     # -- file nodes ---------------------------------------------------------------------------
 
@@ -334,7 +355,8 @@ class Master:
             "under_replicated_chunks": sum(under.values()),
             "under_replicated": {str(k): v for k, v in sorted(under.items())},
             "missing_chunks": [f"{c:016x}" for c in (plan.missing if plan else [])],
-            "corrupt_reports": {f"{c:016x}": sorted(n) for c, n in self.bad_reports.items()},
+            "corrupt_reports": self.current_bad_reports(),
+            "recent_bad_reports": list(self.recent_bad)[-20:],
             "repairs_running": len(self.healer.inflight),
             "repairs_done": st.repairs_done,
             "repairs_failed": st.repairs_failed,

@@ -65,9 +65,10 @@ def test_corrupt_replica_is_bypassed_and_reported(
         for _ in range(20):
             assert c.read_bytes("/rot.bin") == data
             _, _, health = call(leader, "/v1/health")
-            if f"{victim['id']:016x}" in health["corrupt_reports"]:
+            reported = {r["chunk"] for r in health["recent_bad_reports"]}
+            if f"{victim['id']:016x}" in reported:
                 break
-        assert f"{victim['id']:016x}" in health["corrupt_reports"]
+        assert f"{victim['id']:016x}" in reported
 
 
 def test_node_killed_during_multi_chunk_upload_still_gets_three_copies(
