@@ -31,7 +31,14 @@ from fahadfs import errors
 from fahadfs.checksum import Checksum
 from fahadfs.client import _http
 from fahadfs.client._discovery import base_url
-from fahadfs.client._transfer import MIN_RATE, PIECE, SPOOL_MEMORY, ProgressTracker, run_bounded
+from fahadfs.client._transfer import (
+    MIN_RATE,
+    PIECE,
+    SPOOL_MEMORY,
+    STALL_SECONDS,
+    ProgressTracker,
+    run_bounded,
+)
 
 if TYPE_CHECKING:
     from fahadfs.client.core import Client, Progress
@@ -233,7 +240,8 @@ class Download:
             async with (
                 _http.network_errors(what),
                 self.client.session.get(
-                    f"{base_url(address)}/v1/chunk/{hexid}", timeout=_http.timeout(limit)
+                    f"{base_url(address)}/v1/chunk/{hexid}",
+                    timeout=_http.timeout(limit, idle=STALL_SECONDS),
                 ) as resp,
             ):
                 if resp.status != 200:

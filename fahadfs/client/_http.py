@@ -142,10 +142,15 @@ async def network_errors(what: str) -> AsyncIterator[None]:
         raise unavailable(exc, what, maybe_sent=not was_not_sent(exc)) from exc
 
 
-def timeout(total: float | None, connect: float = 3.0) -> aiohttp.ClientTimeout:
-    """A per-attempt timeout: ``total`` for the exchange, a short connect phase."""
+def timeout(
+    total: float | None, connect: float = 3.0, idle: float | None = None
+) -> aiohttp.ClientTimeout:
+    """A per-attempt timeout: ``total`` for the exchange, a short connect phase, and
+    optionally ``idle``: the longest wait for the next bytes (a paused peer fails fast)."""
     if total is not None:
         total = max(total, 0.05)  # aiohttp reads 0 as "no timeout"
     return aiohttp.ClientTimeout(
-        total=total, sock_connect=connect if total is None else min(connect, total)
+        total=total,
+        sock_connect=connect if total is None else min(connect, total),
+        sock_read=idle,
     )

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 PIECE = 1 << 20  # bytes per read / send piece
 SPOOL_MEMORY = 8 << 20  # a stream chunk is kept in memory up to this, then on disk
 MIN_RATE = 1 << 20  # bytes/s a chunk transfer may not fall below (sizes its timeout)
+STALL_SECONDS = 10.0  # no bytes from a replica for this long: try the next one
 
 # A local path, bytes, a binary file object (sync or async ``read``), or an (async) iterable of
 # bytes. Streams of unknown length are spooled one chunk at a time.
