@@ -107,12 +107,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"chaos: --hosts netns: {why}", file=sys.stderr)
             return 2
     rc = runner.RunConfig(
-        out=args.out,
-        hosts=args.hosts,
-        restore_bound=args.restore_bound,
-        env=env,
-        keep_data=args.keep_data,
-    )
+        out=args.out, hosts=args.hosts, restore_bound=args.restore_bound, env=env,
+        keep_data=args.keep_data, quiesce_timeout=40.0 if args.mode == "ci" else 90.0,
+    )  # fmt: skip
     summaries = []
     for sched in scheds:
         print(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 from fahadfs import config as config_mod
 from fahadfs import errors, paths
-from fahadfs.cli import _cache
+from fahadfs.cli import _cache, _progress
 from fahadfs.client import Client
 
 TIMEOUT_ENV = "FAHADFS_TIMEOUT"
@@ -129,12 +128,12 @@ class Session:
     def info(self, text: str) -> None:
         """A progress message for people (stderr; silenced by -q and --json)."""
         if not self.args.quiet and not getattr(self.args, "json", False):
-            print(text, file=sys.stderr, flush=True)
+            _progress.say(text)
 
     def debug(self, text: str) -> None:
         """Shown with -v only."""
         if self.args.verbose:
-            print(f"fahadfs: {text}", file=sys.stderr, flush=True)
+            _progress.say(f"fahadfs: {text}")
 
 
 def run(args: argparse.Namespace, body: Callable[[Session], Awaitable[int | None]]) -> int:

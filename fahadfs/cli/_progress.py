@@ -27,6 +27,19 @@ def enabled(args: argparse.Namespace, total: int, stream: Any = None) -> bool:
         return False
 
 
+_active = 0  # bars on screen: messages must not tear them
+
+
+def say(text: str) -> None:
+    """Print a line on stderr without tearing a progress bar that is on screen."""
+    if _active:
+        from tqdm import tqdm  # type: ignore[import-untyped]
+
+        tqdm.write(text, file=sys.stderr)
+    else:
+        print(text, file=sys.stderr, flush=True)
+
+
 class Bar:
     """Byte progress; ``file_done`` counts files for trees. A disabled Bar does nothing."""
 
@@ -34,7 +47,8 @@ class Bar:
         self._bar: Any = None
         self.files_total, self.files_done = files, 0
         if enabled(args, total):
-            from tqdm import tqdm  # type: ignore[import-untyped]
+            global _active
+            from tqdm import tqdm
 
             self._bar = tqdm(
                 total=total,
@@ -45,9 +59,9 @@ class Bar:
                 file=sys.stderr,
                 dynamic_ncols=True,
                 mininterval=0.2,
-                delay=0.3,  # quick transfers (and cache hits) show no bar at all
                 leave=True,
             )
+            _active += 1
             if files:
                 self._bar.set_postfix_str(f"0/{files} files", refresh=False)
 
@@ -72,9 +86,11 @@ class Bar:
         return update
 
     def close(self) -> None:
+        global _active
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+            _active -= 1
 
     def __enter__(self) -> Bar:
         return self
