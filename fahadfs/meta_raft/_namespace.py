@@ -97,7 +97,10 @@ def subtree_contents(node: _Dir) -> tuple[int, int, list[int]]:
 
 
 def dump_tree(root: _Dir) -> list[list[Any]]:
-    """The tree as rows ``[parent row, name, mtime, {file name: record}]`` in sorted preorder."""
+    """The tree as rows ``[parent row, name, mtime, {file name: record}]``, sorted preorder.
+
+    Every map is built in sorted key order, so equal trees give equal rows in equal order.
+    """
     rows: list[list[Any]] = []
     stack: list[tuple[int, str, _Dir]] = [(-1, "", root)]
     while stack:
@@ -105,14 +108,15 @@ def dump_tree(root: _Dir) -> list[list[Any]]:
         index = len(rows)
         files = {}
         subdirs = []
-        for child_name, child in node.children.items():
+        children = node.children
+        for child_name in sorted(children):
+            child = children[child_name]
             if isinstance(child, bytes):
                 files[child_name] = child
             else:
-                subdirs.append((child_name, child))
+                subdirs.append((index, child_name, child))
         rows.append([parent, name, node.mtime, files])
-        subdirs.sort(reverse=True)
-        stack.extend((index, child_name, child) for child_name, child in subdirs)
+        stack.extend(reversed(subdirs))
     return rows
 
 

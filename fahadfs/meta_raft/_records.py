@@ -1,9 +1,10 @@
 """Packed ``bytes`` records for files and chunks: the compact representation of docs/STATE.md.
 
 A file record is ``size u64, mtime u64, version u64, replication u8`` then one ``u64`` per chunk
-id. A chunk record is ``size u64, checksum u32, generation u32, refcount u32`` then one ``u16``
-node index per replica. Everything is little-endian. Records are immutable values: a change
-builds a new record.
+id. A chunk record is ``size u64, checksum u32, generation u32, refcount u32, replication u8``
+then one ``u16`` node index per replica (replication is the committing file's factor, so the
+healer never has to walk the namespace to learn it). Everything is little-endian. Records are
+immutable values: a change builds a new record.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import struct
 from typing import NamedTuple
 
 FILE_HEAD = struct.Struct("<QQQB")
-CHUNK_HEAD = struct.Struct("<QIII")
+CHUNK_HEAD = struct.Struct("<QIIIB")
 _U32 = struct.Struct("<I")
 _FILE_MTIME_VERSION = struct.Struct("<QQ")
 
@@ -39,6 +40,7 @@ class ChunkRec(NamedTuple):
     checksum: int
     generation: int
     refs: int
+    replication: int
     replicas: tuple[int, ...]
 
 
@@ -70,14 +72,21 @@ def file_with_version(rec: bytes, mtime: int, version: int) -> bytes:
 
 
 def pack_chunk(
-    size: int, checksum: int, generation: int, refs: int, replicas: tuple[int, ...] | list[int]
+    size: int,
+    checksum: int,
+    generation: int,
+    refs: int,
+    replication: int,
+    replicas: tuple[int, ...] | list[int],
 ) -> bytes:
-    return struct.pack(f"<QIII{len(replicas)}H", size, checksum, generation, refs, *replicas)
+    return struct.pack(
+        f"<QIIIB{len(replicas)}H", size, checksum, generation, refs, replication, *replicas
+    )
 
 
 def unpack_chunk(rec: bytes) -> ChunkRec:
-    size, checksum, generation, refs = CHUNK_HEAD.unpack_from(rec)
-    return ChunkRec(size, checksum, generation, refs, chunk_replicas(rec))
+    size, checksum, generation, refs, replication = CHUNK_HEAD.unpack_from(rec)
+    return ChunkRec(size, checksum, generation, refs, replication, chunk_replicas(rec))
 
 
 def chunk_replicas(rec: bytes) -> tuple[int, ...]:

@@ -97,7 +97,7 @@ class _WriteOps(_Tables):
         # Everything is valid: mutate.
         for cid, csize, checksum, nodes in chunks:
             indices = [self._node_index[node] for node in nodes]
-            self._chunks[cid] = rec.pack_chunk(csize, checksum, 0, 1, indices)
+            self._chunks[cid] = rec.pack_chunk(csize, checksum, 0, 1, replication, indices)
         version = self._next()
         ids = [chunk[0] for chunk in chunks]
         record = rec.pack_file(size, now if mtime is None else mtime, version, replication, ids)

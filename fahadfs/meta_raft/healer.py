@@ -153,7 +153,8 @@ class Healer:
 
     def _snapshot(self) -> tuple[list[ChunkRow], set[int], list[dict[str, Any]]]:
         state = self.master.raft.state
-        rows = [ChunkRow(c, s, g, tuple(r), k) for c, s, g, r, k in state.iter_chunks()]
+        default = self.config.replication
+        rows = [ChunkRow(c, s, g, r, k or default) for c, s, g, r, k in state.iter_chunks()]
         return rows, set(state.pending_chunks()), state.nodes()
 
     def _publish(self, plan: repair.Plan, rows: list[ChunkRow]) -> None:

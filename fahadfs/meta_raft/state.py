@@ -20,7 +20,6 @@ from fahadfs.meta_raft._namespace import (
     _Dir,
     dump_tree,
     intern,
-    iter_files,
     iter_tree,
     load_tree,
     lookup,
@@ -191,21 +190,15 @@ class MetaState(_NamespaceOps, _WriteOps):
     def iter_chunks(self) -> Iterator[tuple[int, int, int, tuple[str, ...], int]]:
         """``(id, size, generation, replica node ids, replication)`` sorted by id.
 
-        ``replication`` is the largest factor among the files referencing the chunk (0 means
-        "the cluster default").
+        ``replication`` is the factor of the file that committed the chunk (0 means "the
+        cluster default"; copies made by cp share it).
         """
-        factor: dict[int, int] = {}
-        for record in iter_files(self._root):
-            replication = rec.file_replication(record)
-            for cid in rec.file_chunks(record):
-                if factor.get(cid, -1) < replication:
-                    factor[cid] = replication
         chunks, node_ids, head = self._chunks, self._node_ids, rec.CHUNK_HEAD.unpack_from
         for cid in sorted(chunks):
             chunk = chunks[cid]
-            size, _checksum, generation, _refs = head(chunk)
+            size, _checksum, generation, _refs, replication = head(chunk)
             names = tuple([node_ids[i] for i in rec.chunk_replicas(chunk)])
-            yield cid, size, generation, names, factor.get(cid, 0)
+            yield cid, size, generation, names, replication
 
     def pending_chunks(self) -> set[int]:
         """Chunk ids uploaded within open (not yet reaped) sessions."""
@@ -224,7 +217,7 @@ class MetaState(_NamespaceOps, _WriteOps):
     # ----------------------------------------------------------------- snapshots
 
     def snapshot(self) -> bytes:
-        """The whole state as canonical CBOR: equal states give equal bytes.
+        """The whole state as CBOR; equal states give equal bytes.
 
         A map ``{"format": "fahadfs-meta", "v": 1, "counter", "tree", "chunks", "nodes",
         "sessions", "rids"}``: ``tree`` is the directories in sorted preorder as rows
@@ -233,20 +226,26 @@ class MetaState(_NamespaceOps, _WriteOps):
         ``[id, address, capacity, state]`` in index order; ``sessions`` is ``[path, holder,
         lease_id, token, expires, replication, [pending ids]]`` sorted by path; ``rids`` is
         ``[rid, now, result]`` oldest first.
+
+        Every map is written in sorted key order (for the int-keyed chunk map this is exactly
+        canonical CBOR). cbor2's own ``canonical=True`` is not used: re-sorting a million
+        encoded keys made it take 5-6 s instead of about 2.
         """
+        chunks = self._chunks
+        ids = sorted(chunks)
         body = {
             "format": SNAPSHOT_FORMAT,
             "v": SNAPSHOT_VERSION,
             "counter": self._counter,
             "tree": dump_tree(self._root),
-            "chunks": self._chunks,
+            "chunks": dict(zip(ids, map(chunks.__getitem__, ids), strict=True)),
             "nodes": [[node_id, *self._nodes[node_id]] for node_id in self._node_ids],
             "sessions": [
                 [path, *s[:5], list(s.pending)] for path, s in sorted(self._sessions.items())
             ],
             "rids": [[rid, *self._rids[rid]] for rid in self._rid_order],
         }
-        return cbor2.dumps(body, canonical=True)
+        return cbor2.dumps(body)
 
     @classmethod
     def from_snapshot(cls, data: bytes) -> MetaState:
