@@ -16,7 +16,8 @@ from fahadfs.paths import join
 
 
 class _Dir:
-    """A directory: ``children`` maps an interned name to a ``_Dir`` or a file record."""
+    """A directory: ``children`` maps a name (interned for directories, plain for files, which
+    are mostly unique) to a ``_Dir`` or a file record."""
 
     __slots__ = ("children", "mtime")
 
@@ -125,7 +126,7 @@ def load_tree(rows: list[list[Any]]) -> tuple[_Dir, int, int]:
     dirs: list[_Dir] = []
     files = 0
     for parent, name, mtime, records in rows:
-        node = _Dir(mtime, {intern(k): v for k, v in records.items()})
+        node = _Dir(mtime, records)  # file names are not interned: unique names cost 31 B more
         files += len(records)
         if parent >= 0:
             dirs[parent].children[intern(name)] = node

@@ -147,7 +147,7 @@ class _NamespaceOps(_Tables):
             chunk = self._chunks[cid]
             self._chunks[cid] = rec.chunk_with_refs(chunk, rec.chunk_refs(chunk) + 1)
         version = self._next()
-        dparent.children[intern(dparts[-1])] = rec.file_with_version(node, now, version)
+        dparent.children[dparts[-1]] = rec.file_with_version(node, now, version)
         dropped: list[Result] = []
         if target is None:
             self._files += 1

@@ -101,7 +101,7 @@ class _WriteOps(_Tables):
         version = self._next()
         ids = [chunk[0] for chunk in chunks]
         record = rec.pack_file(size, now if mtime is None else mtime, version, replication, ids)
-        parent.children[intern(parts[-1])] = record
+        parent.children[parts[-1]] = record
         pending = self._close_expired(canon, subtree=False)
         dropped: list[Result] = []
         if old is None:

@@ -23,6 +23,7 @@ from fahadfs import auth
 from fahadfs.errors import FahadfsError
 from fahadfs.meta_raft import repair
 from fahadfs.meta_raft.repair import ChunkRow, Copy
+from fahadfs.meta_raft.state import ChunkTable
 
 if TYPE_CHECKING:
     from fahadfs.meta_raft.server import Master
@@ -101,21 +102,17 @@ class Healer:
         if self.leader_since is None:
             self.leader_since = now
             self.log.info("healer.safemode", seconds=self.config.timeouts.dead_node)
-        rows, pending, registry = m.read(self._snapshot)
+        table, pending, registry = m.read(self._snapshot)
         views = m.tracker.views(registry, now)
         self._log_liveness({v.id for v in views if v.alive}, now)
         held = {
-            n: r.chunks
+            n: dict(r.chunks)
             for n, r in m.tracker.reports.items()
             if r.chunks is not None and m.tracker.alive(n, now)
         }
-        plan = repair.plan(
-            rows,
-            views,
-            held,
-            dict(self.busy),
-            frozenset(self.inflight),
-            self.config.healer.max_repairs_per_node,
+        # Decoding and planning a million chunks takes seconds: keep it off the event loop.
+        rows, plan = await asyncio.to_thread(
+            self._decide, table, views, held, dict(self.busy), frozenset(self.inflight)
         )
         self._publish(plan, rows)
         if self.safemode(now):
@@ -151,11 +148,25 @@ class Healer:
                 self.log.info("node.alive", node=node)
         self._alive = alive
 
-    def _snapshot(self) -> tuple[list[ChunkRow], set[int], list[dict[str, Any]]]:
+    def _snapshot(self) -> tuple[ChunkTable, set[int], list[dict[str, Any]]]:
+        """Cheap copies taken under the state lock."""
         state = self.master.raft.state
+        return state.chunk_table(), set(state.pending_chunks()), state.nodes()
+
+    def _decide(
+        self,
+        table: ChunkTable,
+        views: list[Any],
+        held: dict[str, dict[int, int]],
+        busy: dict[str, int],
+        inflight: frozenset[int],
+    ) -> tuple[list[ChunkRow], repair.Plan]:
         default = self.config.replication
-        rows = [ChunkRow(c, s, g, r, k or default) for c, s, g, r, k in state.iter_chunks()]
-        return rows, set(state.pending_chunks()), state.nodes()
+        rows = [ChunkRow(c, s, g, r, k or default) for c, s, g, r, k in table]
+        plan = repair.plan(
+            rows, views, held, busy, inflight, self.config.healer.max_repairs_per_node
+        )
+        return rows, plan
 
     def _publish(self, plan: repair.Plan, rows: list[ChunkRow]) -> None:
         metrics = self.master.metrics

@@ -303,7 +303,7 @@ class Master:
     def node_rows(self) -> list[dict[str, Any]]:
         now = time.monotonic()
         registry = self.read(self.raft.state.nodes)
-        counts = self.read(self._replica_counts)
+        counts = self._replica_counts()
         rows = []
         for row, view in zip(registry, self.tracker.views(registry, now), strict=True):
             rows.append(
@@ -323,7 +323,7 @@ class Master:
 
     def _replica_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for _chunk, _size, _gen, replicas, _k in self.raft.state.iter_chunks():
+        for _chunk, _size, _gen, replicas, _k in self.read(self.raft.state.chunk_table):
             for node in replicas:
                 counts[node] = counts.get(node, 0) + 1
         return counts

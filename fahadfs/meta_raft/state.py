@@ -35,6 +35,27 @@ SNAPSHOT_FORMAT = "fahadfs-meta"
 SNAPSHOT_VERSION = 1
 
 
+class ChunkTable:
+    """A frozen chunk table: iterates like MetaState.iter_chunks."""
+
+    __slots__ = ("_chunks", "_node_ids")
+
+    def __init__(self, chunks: dict[int, bytes], node_ids: tuple[str, ...]) -> None:
+        self._chunks = chunks
+        self._node_ids = node_ids
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+    def __iter__(self) -> Iterator[tuple[int, int, int, tuple[str, ...], int]]:
+        chunks, node_ids, head = self._chunks, self._node_ids, rec.CHUNK_HEAD.unpack_from
+        for cid in sorted(chunks):
+            chunk = chunks[cid]
+            size, _checksum, generation, _refs, replication = head(chunk)
+            names = tuple([node_ids[i] for i in rec.chunk_replicas(chunk)])
+            yield cid, size, generation, names, replication
+
+
 class MetaState(_NamespaceOps, _WriteOps):
     """The whole replicated metadata of a cluster; see docs/STATE.md for every op."""
 
@@ -193,12 +214,14 @@ class MetaState(_NamespaceOps, _WriteOps):
         ``replication`` is the factor of the file that committed the chunk (0 means "the
         cluster default"; copies made by cp share it).
         """
-        chunks, node_ids, head = self._chunks, self._node_ids, rec.CHUNK_HEAD.unpack_from
-        for cid in sorted(chunks):
-            chunk = chunks[cid]
-            size, _checksum, generation, _refs, replication = head(chunk)
-            names = tuple([node_ids[i] for i in rec.chunk_replicas(chunk)])
-            yield cid, size, generation, names, replication
+        return iter(ChunkTable(self._chunks, tuple(self._node_ids)))
+
+    def chunk_table(self) -> ChunkTable:
+        """A cheap frozen copy of the chunk table (a dict copy: records are immutable bytes).
+
+        Take it under the shared lock, iterate it outside: the healer's pass then holds the
+        lock for milliseconds, not for the seconds a million-chunk scan takes."""
+        return ChunkTable(dict(self._chunks), tuple(self._node_ids))
 
     def pending_chunks(self) -> set[int]:
         """Chunk ids uploaded within open (not yet reaped) sessions."""
