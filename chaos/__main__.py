@@ -92,7 +92,6 @@ def _exit_on_sigterm() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _exit_on_sigterm()
     try:
         scheds = schedules(args)
         env = dict(item.split("=", 1) for item in args.env)
@@ -110,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         out=args.out, hosts=args.hosts, restore_bound=args.restore_bound, env=env,
         keep_data=args.keep_data, quiesce_timeout=40.0 if args.mode == "ci" else 90.0,
     )  # fmt: skip
+    _exit_on_sigterm()
     summaries = []
     for sched in scheds:
         print(

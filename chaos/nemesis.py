@@ -235,16 +235,26 @@ def free_disk_node(ctx: Ctx, node: str) -> Event:
 # -- clocks ---------------------------------------------------------------------------------
 
 
-def clock_jump(ctx: Ctx, process: str, seconds: int) -> Event:
-    """Set one process's wall clock ``seconds`` away from real time (0: back to real time)."""
-    if process not in ctx.cluster.opts.faketime:
-        return _ev("clock_jump", "skip", process, reason="process not under libfaketime")
-    f = ctx.cluster.clock_file(process)
+def clock_jump(ctx: Ctx, seconds: int, target: str | None = None, tag: str | None = None) -> Event:
+    """Set a process's wall clock ``seconds`` away from real time (0: back to real time).
+
+    ``target`` is a process id or ``leader``; a later action names the same process by ``tag``.
+    """
+    pid = ctx.tags.pop(tag, None) if target is None and tag else target
+    if pid == "leader":
+        pid = ctx.cluster.leader(timeout=5.0)
+    if pid is None:
+        return _ev("clock_jump", "noop", reason="no such process")
+    if pid not in ctx.cluster.opts.faketime:
+        return _ev("clock_jump", "skip", pid, reason="process not under libfaketime")
+    f = ctx.cluster.clock_file(pid)
     tmp = f.with_suffix(".tmp")
     tmp.write_text(f"{seconds:+d}\n")
     tmp.replace(f)
-    (ctx.jumped.add if seconds else ctx.jumped.discard)(process)
-    return _ev("clock_jump", "ok", process, seconds=seconds)
+    (ctx.jumped.add if seconds else ctx.jumped.discard)(pid)
+    if tag and seconds:
+        ctx.tags[tag] = pid
+    return _ev("clock_jump", "ok", pid, seconds=seconds)
 
 
 ACTIONS: dict[str, Callable[..., Event]] = {
@@ -280,7 +290,7 @@ def heal_all(ctx: Ctx) -> list[Event]:
         ctx.cluster.signal(pid, signal.SIGCONT)
         events.append(_ev("resume_process", "ok", pid, heal=True))
     for pid in sorted(ctx.jumped):
-        events.append(run(ctx, "clock_jump", {"process": pid, "seconds": 0}))
+        events.append(run(ctx, "clock_jump", {"target": pid, "seconds": 0}))
     for node in ctx.cluster.opts.tmpfs_nodes:
         if (ctx.cluster.data_dir(node) / BALLAST).exists():
             events.append(run(ctx, "free_disk_node", {"node": node}))

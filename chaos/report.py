@@ -3,6 +3,7 @@ verdict), as a table for people and as JSON lines in the run directory."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ class Summary:
     corrupt_reads: int = 0
     restore_p50: float | None = None
     restore_max: float | None = None
+    stall: float | None = None  # longest time without any acknowledged client operation
     result: str = FAIL
     reasons: list[str] = field(default_factory=list)
     run_dir: str = ""
@@ -47,6 +49,16 @@ def verdict(
     return PASS, []
 
 
+def longest_stall(events: Sequence[dict[str, Any]]) -> float | None:
+    """Seconds of the longest stretch without an ok outcome, while the workers ran."""
+    workers = [e for e in events if str(e.get("process", "")).startswith("w")]
+    if not workers:
+        return None
+    oks = sorted(e["t"] for e in workers if e.get("type") == "ok")
+    marks = [workers[0]["t"], *oks, workers[-1]["t"]]
+    return round(max(b - a for a, b in itertools.pairwise(marks)), 3) if len(marks) > 1 else None
+
+
 def summarize(summary: Summary, results: Sequence[CheckResult]) -> Summary:
     by = {r.checker: r for r in results}
     if "durability" in by:
@@ -64,7 +76,7 @@ def summarize(summary: Summary, results: Sequence[CheckResult]) -> Summary:
 
 COLUMNS = (
     ("scenario", 18), ("seed", 5), ("ops", 6), ("ok/fail/info", 15), ("lost", 5), ("dups", 5),
-    ("lin", 4), ("corrupt", 8), ("restore p50/max", 16), ("result", 6),
+    ("lin", 4), ("corrupt", 8), ("restore p50/max", 16), ("max stall", 9), ("result", 6),
 )  # fmt: skip
 
 
@@ -76,7 +88,7 @@ def row(s: Summary) -> list[str]:
     return [
         s.scenario, str(s.seed), str(s.ops), f"{s.ok}/{s.fail}/{s.info}", str(s.lost),
         str(s.duplicates), str(s.linearizability), str(s.corrupt_reads),
-        f"{_secs(s.restore_p50)}/{_secs(s.restore_max)}", s.result,
+        f"{_secs(s.restore_p50)}/{_secs(s.restore_max)}", _secs(s.stall), s.result,
     ]  # fmt: skip
 
 

@@ -36,7 +36,7 @@ from chaos.checkers import (
     sessions,
 )
 from chaos.history import HistoryWriter
-from chaos.report import Summary, summarize, verdict
+from chaos.report import Summary, longest_stall, summarize, verdict
 from chaos.workload import RETRIES, Workload, WorkloadConfig
 
 MONITOR_INTERVAL = 1.0
@@ -265,6 +265,7 @@ def run(sched: schedule.Schedule, rc: RunConfig) -> Summary:
         run_dir=str(run_dir),
     )
     summarize(summary, results)
+    summary.stall = longest_stall(hist.events)
     summary.result, summary.reasons = verdict(results, skipped, errors)
     with open(run_dir / "results.jsonl", "w") as fh:
         for r in results:

@@ -25,7 +25,7 @@ COOLDOWN = 2.0  # seconds without new faults at the end (heals still happen)
 MASTERS = ("m1", "m2", "m3")
 NODES = ("n1", "n2", "n3", "n4", "n5")
 FULL_DISK_NODE = "n5"
-CLOCK_MASTER, CLOCK_NODE = "m2", "n2"
+CLOCK_NODE = "n2"
 
 CI_SCENARIOS = ("node-kill", "leader-kill", "leader-partition", "masters-restart", "corruption")
 
@@ -196,12 +196,14 @@ def _full_disk(rng: random.Random, start: float, end: float, spread: float = 1.0
 
 
 def _clock_jump(rng: random.Random, start: float, end: float, spread: float = 1.0) -> list[Action]:
+    """The wall clock of the leader (whichever master leads then) or of one node jumps."""
     acts = []
-    for t0, t1 in _cycles(rng, start, end, (5.0, 10.0), (3.0, 6.0), spread):
-        process = rng.choice([CLOCK_MASTER, CLOCK_NODE])
+    for i, (t0, t1) in enumerate(_cycles(rng, start, end, (5.0, 10.0), (3.0, 6.0), spread)):
+        tag = f"C{i}"
+        target = rng.choice(["leader", CLOCK_NODE])
         seconds = rng.choice([-90, 45, 120, 1200])
-        acts.append(Action(t0, "clock_jump", {"process": process, "seconds": seconds}))
-        acts.append(Action(t1, "clock_jump", {"process": process, "seconds": 0}))
+        acts.append(Action(t0, "clock_jump", {"target": target, "seconds": seconds, "tag": tag}))
+        acts.append(Action(t1, "clock_jump", {"tag": tag, "seconds": 0}))
     return acts
 
 
@@ -219,7 +221,7 @@ SCENARIOS: dict[str, Gen] = {
 }
 NEEDS: dict[str, dict[str, Any]] = {
     "full-disk": {"tmpfs_nodes": [FULL_DISK_NODE]},
-    "clock-jump": {"faketime": [CLOCK_MASTER, CLOCK_NODE]},
+    "clock-jump": {"faketime": [*MASTERS, CLOCK_NODE]},
 }
 
 

@@ -52,7 +52,7 @@ def test_delete_chunk_is_seeded_and_reports_noop_without_chunks(tmp_path: Path) 
 
 def test_faults_that_cannot_run_here_report_skip(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path)
-    assert nemesis.run(ctx, "clock_jump", {"process": "m2", "seconds": 60})["status"] == "skip"
+    assert nemesis.run(ctx, "clock_jump", {"target": "m2", "seconds": 60})["status"] == "skip"
     assert nemesis.run(ctx, "full_disk_node", {"node": "n5"})["status"] == "skip"
     assert nemesis.run(ctx, "partition_leader", {"tag": "X0"})["status"] == "skip"
 

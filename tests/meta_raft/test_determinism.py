@@ -116,6 +116,16 @@ def test_same_commands_give_same_results_and_snapshot_bytes() -> None:
         assert one.counts()["files"] > 0
 
 
+def test_equal_states_reached_in_different_orders_give_equal_bytes() -> None:
+    def build(names: list[str]) -> bytes:
+        state = MetaState()
+        state.apply_entry(batch(5, [op("mkdir", path=f"/{n}") for n in names]))
+        state.apply_entry(batch(6, [op("mkdir", path=f"/{n}/sub") for n in reversed(names)]))
+        return state.snapshot()
+
+    assert build(["a", "b", "c", "zz"]) == build(["zz", "c", "a", "b"])
+
+
 def test_restoring_a_snapshot_midway_changes_nothing() -> None:
     entries = random_entries(42, 400)
     straight = MetaState()
