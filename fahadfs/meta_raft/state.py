@@ -25,7 +25,7 @@ from fahadfs.meta_raft._namespace import (
     lookup,
 )
 from fahadfs.meta_raft._namespace_ops import _NamespaceOps
-from fahadfs.meta_raft._tables import RID_TTL_MS, Result, _Session, _split
+from fahadfs.meta_raft._tables import RID_MAX, RID_TTL_MS, Result, _Session, _split
 from fahadfs.meta_raft._write_ops import _WriteOps
 from fahadfs.paths import join
 
@@ -106,7 +106,7 @@ class MetaState(_NamespaceOps, _WriteOps):
 
     def _prune_rids(self, now: int) -> None:
         order, rids = self._rid_order, self._rids
-        while order and now - rids[order[0]][0] > RID_TTL_MS:
+        while order and (now - rids[order[0]][0] > RID_TTL_MS or len(order) > RID_MAX):
             del rids[order.popleft()]
 
     # ----------------------------------------------------------------- queries

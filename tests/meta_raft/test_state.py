@@ -721,3 +721,17 @@ def test_commands_helpers() -> None:
 def test_known_op_names_match_the_state_machine() -> None:
     handlers = {name[4:] for name in dir(MetaState) if name.startswith("_op_")}
     assert handlers == set(commands.OPS)
+
+
+def test_request_table_is_bounded_by_count_too(monkeypatch) -> None:
+    """Old request ids are forgotten once more than RID_MAX newer ones arrived."""
+    import fahadfs.meta_raft.state as state_mod
+
+    monkeypatch.setattr(state_mod, "RID_MAX", 5)
+    s = state_mod.MetaState()
+    for i in range(10):
+        s.apply_entry({"now": 1000 + i, "ops": [{"op": "mkdir", "path": f"/d{i}", "rid": f"r{i}"}]})
+    again = s.apply_entry({"now": 2000, "ops": [{"op": "mkdir", "path": "/d0", "rid": "r0"}]})
+    assert again[0]["code"] == "EEXIST"  # r0 was forgotten: applied again, not deduplicated
+    recent = s.apply_entry({"now": 2001, "ops": [{"op": "mkdir", "path": "/d9", "rid": "r9"}]})
+    assert recent[0]["ok"] and recent[0].get("dup")
