@@ -9,6 +9,8 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+from fahadfs.errors import Busy
+
 
 def pid_file(process_dir: Path, process_id: str) -> Path:
     """``<data_dir>/<id>/<id>.pid``."""
@@ -23,30 +25,44 @@ def read_pid(path: Path) -> int | None:
 
 
 def pid_alive(pid: int) -> bool:
+    """True if ``pid`` runs and is a fahadfs process (a recycled pid is some other program)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return b"fahadfs" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+
+
+def claim_pid_file(path: Path) -> None:
+    """Write our pid to ``path``; Busy if a live fahadfs process already holds it."""
+    other = read_pid(path)
+    if other is not None and other != os.getpid() and pid_alive(other):
+        raise Busy(f"{path.parent.name} is already running as pid {other} ({path})")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(f"{os.getpid()}\n")
+    os.replace(tmp, path)
+
+
+def release_pid_file(path: Path) -> None:
+    """Remove ``path`` if it still names this process."""
+    if read_pid(path) == os.getpid():
+        path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
 def owned_pid_file(path: Path) -> Iterator[None]:
-    """Write our pid to ``path`` for the life of the block; refuse if a live process owns it."""
-    other = read_pid(path)
-    if other is not None and other != os.getpid() and pid_alive(other):
-        raise SystemExit(f"fahadfs: {path.parent.name} already running as pid {other} ({path})")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".pid.tmp")
-    tmp.write_text(f"{os.getpid()}\n")
-    tmp.replace(path)
+    """Hold the pid file for the life of the block."""
+    claim_pid_file(path)
     try:
         yield
     finally:
-        if read_pid(path) == os.getpid():
-            path.unlink(missing_ok=True)
+        release_pid_file(path)
 
 
 def stop_event_on_signals() -> asyncio.Event:

@@ -19,7 +19,8 @@ from aiohttp import web
 
 from fahadfs import config as config_mod
 from fahadfs import log as log_mod
-from fahadfs.errors import Busy, ConfigError, FahadfsError
+from fahadfs.errors import ConfigError, FahadfsError
+from fahadfs.process import claim_pid_file, release_pid_file
 from fahadfs.storage.chunkstore import DiskChunkStore
 from fahadfs.storage.pipeline import parse_address
 
@@ -77,42 +78,6 @@ def plan_node(
     else:
         size = node_cfg.capacity if node_cfg else config_mod.parse_size(DEFAULT_CAPACITY)
     return NodePlan(node_id, host, port, advertise, data_dir.resolve(), size)
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a recycled pid belongs to some other program
-        return b"fahadfs" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return True
-
-
-def claim_pid_file(path: Path) -> None:
-    """Write our pid, or Busy if a live node already holds this directory."""
-    try:
-        pid = int(path.read_text().strip() or 0)
-    except (FileNotFoundError, ValueError):
-        pid = 0
-    if pid and _pid_alive(pid):
-        raise Busy(f"a node is already running from {path.parent} (pid {pid}, {path})")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(f"{os.getpid()}\n")
-    os.replace(tmp, path)
-
-
-def release_pid_file(path: Path) -> None:
-    try:
-        if path.read_text().strip() == str(os.getpid()):
-            path.unlink()
-    except OSError:
-        pass
 
 
 async def run_node(cfg: config_mod.Config, plan: NodePlan, log: Any, *, sync: str = "file") -> int:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ast
 import random
 from pathlib import Path
 from typing import Any
 
 from fahadfs.meta_raft.commands import batch, op
 from fahadfs.meta_raft.state import MetaState
+from tests._purity import assert_pure
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {"asyncio", "aiohttp", "os", "time", "random", "threading", "socket", "datetime"}
@@ -139,40 +139,7 @@ def test_restoring_a_snapshot_midway_changes_nothing() -> None:
     assert restored.snapshot() == straight.snapshot()
 
 
-def _module_file(module: str) -> Path | None:
-    base = ROOT.joinpath(*module.split("."))
-    if base.with_suffix(".py").is_file():
-        return base.with_suffix(".py")
-    return None  # a package (its __init__ is not state-machine code) or not ours
-
-
-def _imports(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            assert node.level == 0, f"{path}: use absolute imports"
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return found
-
-
 def test_state_machine_modules_import_no_io_clock_or_randomness() -> None:
     """state.py and every fahadfs module it pulls in (transitively) stay pure."""
-    seen: set[str] = set()
-    todo = ["fahadfs.meta_raft.state"]
-    while todo:
-        module = todo.pop()
-        if module in seen:
-            continue
-        seen.add(module)
-        path = _module_file(module)
-        if path is None:
-            continue
-        for name in _imports(path):
-            assert name.split(".")[0] not in FORBIDDEN, f"{path.name} imports {name}"
-            if name.startswith("fahadfs."):
-                todo.append(name)
-    checked = {m for m in seen if _module_file(m)}
+    checked = assert_pure("fahadfs.meta_raft.state")
     assert {"fahadfs.meta_raft.state", "fahadfs.meta_raft._records"} <= checked
