@@ -17,9 +17,8 @@ from fahadfs.meta_raft._namespace import _Dir
 from fahadfs.paths import split
 
 Result = dict[str, Any]
-RID_TTL_MS = 10 * 60 * 1000
-# Also bounded by count, so a burst of small mutations cannot grow the table without limit
-# (a retry arrives within a client deadline, far sooner than this many newer requests).
+# The request table keeps the results of the last RID_MAX requests (a retry arrives within a
+# client deadline, far sooner than this many newer requests).
 RID_MAX = 300_000
 
 

@@ -25,11 +25,11 @@ from fahadfs.meta_raft._namespace import (
     lookup,
 )
 from fahadfs.meta_raft._namespace_ops import _NamespaceOps
-from fahadfs.meta_raft._tables import RID_MAX, RID_TTL_MS, Result, _Session, _split
+from fahadfs.meta_raft._tables import RID_MAX, Result, _Session, _split
 from fahadfs.meta_raft._write_ops import _WriteOps
 from fahadfs.paths import join
 
-__all__ = ["RID_TTL_MS", "MetaState"]
+__all__ = ["RID_MAX", "MetaState"]
 
 SNAPSHOT_FORMAT = "fahadfs-meta"
 SNAPSHOT_VERSION = 1
@@ -106,7 +106,9 @@ class MetaState(_NamespaceOps, _WriteOps):
 
     def _prune_rids(self, now: int) -> None:
         order, rids = self._rid_order, self._rids
-        while order and (now - rids[order[0]][0] > RID_TTL_MS or len(order) > RID_MAX):
+        # By count only, never by age: ``now`` is the leader's clock, and a leader whose clock
+        # jumped forward would otherwise forget ids that clients are still retrying.
+        while len(order) > RID_MAX:
             del rids[order.popleft()]
 
     # ----------------------------------------------------------------- queries

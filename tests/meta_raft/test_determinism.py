@@ -44,7 +44,7 @@ def random_entries(seed: int, count: int) -> list[dict[str, Any]]:
         ops = []
         for _ in range(rng.randint(1, 6)):
             kind = rng.randrange(12)
-            rid = rng.choice([None, f"r{rng.randrange(40)}"])
+            rid = rng.choice([None, f"r{rng.randrange(2000)}"])
             lease = rng.choice(["L1", "L2"])
             if kind == 0:
                 ops.append(op("mkdir", rid, path=path(), parents=rng.random() < 0.5))
