@@ -35,7 +35,7 @@ class Ctx:
     firewall: netfilter.Firewall | None = None
     run_tag: str = "run"  # names the run's nftables table
     down: set[str] = field(default_factory=set)  # processes we killed and not yet restarted
-    jumped: set[str] = field(default_factory=set)
+    offsets: dict[str, int] = field(default_factory=dict)  # process -> clock offset (s)
 
     @property
     def netns(self) -> bool:
@@ -236,9 +236,13 @@ def free_disk_node(ctx: Ctx, node: str) -> Event:
 
 
 def clock_jump(ctx: Ctx, seconds: int, target: str | None = None, tag: str | None = None) -> Event:
-    """Set a process's wall clock ``seconds`` away from real time (0: back to real time).
+    """Set a process's clock ``seconds`` away from real time (0: back to real time).
 
     ``target`` is a process id or ``leader``; a later action names the same process by ``tag``.
+    libfaketime moves the wall and the monotonic clock together (faking only the wall clock
+    breaks ``time.sleep``), and a monotonic clock that goes back freezes every timer of the
+    process; so a running process only ever jumps forward, and a jump back is a restart with
+    the new offset (a machine that reboots with its clock set differently).
     """
     pid = ctx.tags.pop(tag, None) if target is None and tag else target
     if pid == "leader":
@@ -247,14 +251,21 @@ def clock_jump(ctx: Ctx, seconds: int, target: str | None = None, tag: str | Non
         return _ev("clock_jump", "noop", reason="no such process")
     if pid not in ctx.cluster.opts.faketime:
         return _ev("clock_jump", "skip", pid, reason="process not under libfaketime")
+    backwards = seconds < ctx.offsets.get(pid, 0)
+    if backwards:
+        ctx.down.add(pid)
+        ctx.cluster.signal(pid, signal.SIGKILL)
     f = ctx.cluster.clock_file(pid)
     tmp = f.with_suffix(".tmp")
     tmp.write_text(f"{seconds:+d}\n")
     tmp.replace(f)
-    (ctx.jumped.add if seconds else ctx.jumped.discard)(pid)
+    ctx.offsets[pid] = seconds
+    if backwards and not ctx.cluster.alive(pid):
+        ctx.cluster.start(pid)
+        ctx.down.discard(pid)
     if tag and seconds:
         ctx.tags[tag] = pid
-    return _ev("clock_jump", "ok", pid, seconds=seconds)
+    return _ev("clock_jump", "ok", pid, seconds=seconds, restarted=backwards)
 
 
 ACTIONS: dict[str, Callable[..., Event]] = {
@@ -289,7 +300,7 @@ def heal_all(ctx: Ctx) -> list[Event]:
     for pid in sorted(ctx.cluster.paused):
         ctx.cluster.signal(pid, signal.SIGCONT)
         events.append(_ev("resume_process", "ok", pid, heal=True))
-    for pid in sorted(ctx.jumped):
+    for pid in sorted(p for p, off in ctx.offsets.items() if off):
         events.append(run(ctx, "clock_jump", {"target": pid, "seconds": 0}))
     for node in ctx.cluster.opts.tmpfs_nodes:
         if (ctx.cluster.data_dir(node) / BALLAST).exists():
