@@ -64,6 +64,7 @@ class Healer:
         self.garbage: list[tuple[int, str]] = []
         self._session: aiohttp.ClientSession | None = None
         self._alive: set[str] | None = None
+        self.added_at: dict[tuple[int, str], float] = {}  # (chunk, node) -> when listed
         self.wakeup = asyncio.Event()  # set when a copy ends: plan the next one at once
 
     # -- state ----------------------------------------------------------------------------------
@@ -78,6 +79,25 @@ class Healer:
             if isinstance(item, dict):
                 for node in item.get("replicas", []):
                     self.garbage.append((int(item["id"]), node))
+
+    def note_added(self, chunk: int, node: str, now: float | None = None) -> None:
+        """A copy of ``chunk`` on ``node`` was just listed: reports taken before may lack it."""
+        self.added_at[(chunk, node)] = time.monotonic() if now is None else now
+
+    def _young(self, now: float) -> frozenset[tuple[int, str]]:
+        window = 3 * self.config.timeouts.chunk_report + 5.0
+        self.added_at = {c: t for c, t in self.added_at.items() if now - t < window}
+        return frozenset(self.added_at)
+
+    def _trusted(self, now: float) -> dict[str, dict[int, int]]:
+        """Chunk reports taken while this master led (so no copy listed before it is missed)."""
+        assert self.leader_since is not None
+        since = self.leader_since + 2 * self.config.timeouts.heartbeat
+        return {
+            n: dict(r.chunks)
+            for n, r in self.master.tracker.reports.items()
+            if r.chunks is not None and r.chunks_at > since and self.master.tracker.alive(n, now)
+        }
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -112,7 +132,14 @@ class Healer:
         }
         # Decoding and planning a million chunks takes seconds: keep it off the event loop.
         rows, plan = await asyncio.to_thread(
-            self._decide, table, views, held, dict(self.busy), frozenset(self.inflight)
+            self._decide,
+            table,
+            views,
+            held,
+            dict(self.busy),
+            frozenset(self.inflight),
+            self._trusted(now),
+            self._young(now),
         )
         self._publish(plan, rows)
         if self.safemode(now):
@@ -160,11 +187,20 @@ class Healer:
         held: dict[str, dict[int, int]],
         busy: dict[str, int],
         inflight: frozenset[int],
+        trusted: dict[str, dict[int, int]],
+        young: frozenset[tuple[int, str]],
     ) -> tuple[list[ChunkRow], repair.Plan]:
         default = self.config.replication
         rows = [ChunkRow(c, s, g, r, k or default) for c, s, g, r, k in table]
         plan = repair.plan(
-            rows, views, held, busy, inflight, self.config.healer.max_repairs_per_node
+            rows,
+            views,
+            held,
+            busy,
+            inflight,
+            self.config.healer.max_repairs_per_node,
+            trusted=trusted,
+            young=young,
         )
         return rows, plan
 

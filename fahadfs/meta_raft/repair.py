@@ -73,9 +73,20 @@ def plan(
     inflight: frozenset[int],
     max_per_node: int,
     max_copies: int = 10_000,
+    trusted: Mapping[str, Mapping[int, int]] | None = None,
+    young: frozenset[tuple[int, str]] = frozenset(),
 ) -> Plan:
     """Decide one healing pass. ``held``: node -> {chunk: generation} from chunk reports;
-    ``busy``: repairs already running per node; ``inflight``: chunks being copied now."""
+    ``busy``: repairs already running per node; ``inflight``: chunks being copied now;
+    ``trusted``: reports recent enough to prove a listed copy is gone (a node whose report
+    lacks a listed chunk lost it: deleted, or quarantined by its scrubber), except for
+    ``young`` (chunk, node) copies listed after such a report may have been taken."""
+    trusted = trusted or {}
+
+    def present(node: str, chunk: int) -> bool:
+        report = trusted.get(node)
+        return report is None or chunk in report or (chunk, node) in young
+
     by_id = {v.id: v for v in views}
     live = {v.id for v in views if v.alive and v.state != "decommissioned"}
     active = {v.id for v in views if v.alive and v.state == "active"}
@@ -90,7 +101,7 @@ def plan(
     needy: list[tuple[int, ChunkRow, list[str], list[str]]] = []
     for row in chunks:
         listed[row.id] = set(row.replicas)
-        good = [n for n in row.replicas if n in live]
+        good = [n for n in row.replicas if n in live and present(n, row.id)]
         good_active = [n for n in good if n in active]
         k = row.replication
         if not good:
@@ -110,7 +121,7 @@ def plan(
                 under_bytes += short * row.size
                 needy.append((len(good), row, good, good_active))
             continue
-        trims.extend(_trims(row, good_active, by_id, live))
+        trims.extend(_trims(row, good, good_active, by_id, live))
     needy.sort(key=lambda t: (t[0], t[1].id))
     for _, row, good, _good_active in needy:
         if len(copies) >= max_copies:
@@ -136,13 +147,19 @@ def _holders(held: Mapping[str, Mapping[int, int]], chunk: int) -> list[tuple[st
 
 
 def _trims(
-    row: ChunkRow, good_active: list[str], by_id: Mapping[str, NodeView], live: set[str]
+    row: ChunkRow,
+    good: list[str],
+    good_active: list[str],
+    by_id: Mapping[str, NodeView],
+    live: set[str],
 ) -> list[Trim]:
-    """The chunk is whole: drop dead, draining and excess entries, fullest nodes first."""
+    """The chunk is whole: drop dead, lost, draining and excess entries, fullest first."""
     out = []
     for n in row.replicas:
         if n not in live:
             out.append(Trim(row.id, n, delete=False, reason="dead"))
+        elif n not in good:
+            out.append(Trim(row.id, n, delete=False, reason="missing"))
         elif n not in good_active:
             out.append(Trim(row.id, n, delete=True, reason="drained"))
     excess = len(good_active) - row.replication

@@ -86,6 +86,12 @@ class Master:
             )
         if result.get("garbage"):
             self.healer.enqueue_garbage(result["garbage"])
+        if op.get("op") == "commit":
+            for chunk in op.get("chunks", ()):
+                for node in chunk[3]:
+                    self.healer.note_added(chunk[0], node)
+        elif op.get("op") == "replica_add":
+            self.healer.note_added(op["chunk_id"], op["node_id"])
         return {k: v for k, v in result.items() if k != "ok"}
 
     async def read_barrier(self) -> None:
@@ -231,6 +237,10 @@ class Master:
         self.recent_bad.append(
             {"chunk": f"{chunk_id:016x}", "node": node, "reason": reason, "time": int(time.time())}
         )
+        report = self.tracker.reports.get(node)
+        if report is not None and report.chunks is not None:
+            # Its last report predates the quarantine: never re-adopt the bad copy from it.
+            report.chunks.pop(chunk_id, None)
         info = self.read(lambda: self.raft.state.chunk(chunk_id))
         # Drop the bad copy from the map only while another copy remains; the healer restores k
         # and later deletes the unlisted file. The last copy stays listed and flagged corrupt.

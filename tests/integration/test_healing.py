@@ -253,6 +253,34 @@ def test_scrubber_finds_flipped_bit_and_master_repairs(tmp_path: Path) -> None:
         c.stop()
 
 
+def test_chunk_file_deleted_behind_a_nodes_back_is_replaced(tmp_path: Path) -> None:
+    """Found by chaos: a copy that vanished from a node's disk was never replaced."""
+    spec_extra = FAST + '\n[scrub]\ninterval = 1\nrate = "64MiB"\n'
+    spec = ClusterSpec(
+        nodes=5, chunk_size=CHUNK, dead_node=1.5, chunk_report=0.5, extra_toml=spec_extra
+    )
+    c = LocalCluster(tmp_path / "c", spec)
+    try:
+        c.start()
+        files = write_files(c, count=1, chunks=4)
+        cid, reps = next(iter(chunk_map(c).items()))
+        victim = reps[0]
+        name = f"{cid:016x}"
+        (c.node_dir(victim) / "chunks" / name[:2] / name).unlink()
+        every = [f"n{i}" for i in range(1, 6)]
+
+        def replaced() -> bool:
+            now = chunk_map(c)[cid]
+            return victim not in now and len(copies_on_disk(c, cid, every)) == 3 == len(now)
+
+        wait_for(replaced, 40, "the vanished copy replaced")
+        with SyncClient(c.config) as cl:
+            for p, data in files.items():
+                assert cl.read_bytes(p) == data
+    finally:
+        c.stop()
+
+
 def _put_raw_chunk(c: LocalCluster, node: str, chunk_id: int, data: bytes) -> None:
     token = auth.sign(
         c.config.secret,

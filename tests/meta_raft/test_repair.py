@@ -102,3 +102,44 @@ def test_rebalance_moves_from_fullest_to_emptiest_only_past_threshold() -> None:
 
 def test_repair_module_is_pure() -> None:
     assert "fahadfs.meta_raft.repair" in assert_pure("fahadfs.meta_raft.repair")
+
+
+def test_copy_missing_from_a_trusted_report_is_repaired_then_dropped() -> None:
+    """Found by chaos: a copy deleted or quarantined on a node was never replaced."""
+    views = [view(1), view(2), view(3), view(4)]
+    trusted = {"n1": {}, "n2": {5: 1}, "n3": {5: 1}, "n4": {}}
+    p = repair.plan([row(5, 1, 2, 3)], views, {}, {}, frozenset(), 4, trusted=trusted)
+    assert [(c.source in {"n2", "n3"}, c.target) for c in p.copies] == [(True, "n4")]
+    assert p.under == {1: 1}
+    whole = repair.plan(
+        [row(5, 1, 2, 3, 4)], views, {}, {}, frozenset(), 4, trusted={**trusted, "n4": {5: 1}}
+    )
+    assert [(t.node, t.reason, t.delete) for t in whole.trims] == [("n1", "missing", False)]
+
+
+def test_recently_added_copy_is_not_judged_missing_from_an_older_report() -> None:
+    views = [view(1), view(2), view(3), view(4)]
+    trusted = {"n1": {}, "n2": {5: 1}, "n3": {5: 1}}
+    p = repair.plan(
+        [row(5, 1, 2, 3)],
+        views,
+        {},
+        {},
+        frozenset(),
+        4,
+        trusted=trusted,
+        young=frozenset({(5, "n1")}),
+    )
+    assert p.copies == [] and p.trims == [] and p.under == {}
+    # A young copy on another node does not excuse n1.
+    q = repair.plan(
+        [row(5, 1, 2, 3)],
+        views,
+        {},
+        {},
+        frozenset(),
+        4,
+        trusted=trusted,
+        young=frozenset({(5, "n4")}),
+    )
+    assert q.under == {1: 1}
