@@ -27,7 +27,10 @@ from fahadfs.client import _http
 
 BACKOFF_START = 0.05
 BACKOFF_MAX = 1.0
-ATTEMPT_TIMEOUT = 10.0  # one exchange with one master; a stuck master is left after this
+# One exchange with one master; a stuck or partitioned master is left after this. Master calls
+# answer in milliseconds (a commit waits for one Raft round); a retry elsewhere reuses the
+# request id, so giving up early is safe. Calls that may compute longer (walk) pass their own.
+ATTEMPT_TIMEOUT = 3.0
 CONNECT_TIMEOUT = 2.0
 _RETRY_CODES = frozenset({"ENOLEADER", "ENOTLEADER", "EUNAVAIL", "ESAFEMODE"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -87,6 +90,7 @@ class Masters:
         body: Any = None,
         params: Mapping[str, str] | None = None,
         what: str | None = None,
+        attempt_timeout: float | None = None,
     ) -> Any:
         """Send ``method path`` to the leader and return its decoded result (or raise)."""
         what = what or f"{method} {path}"
@@ -103,7 +107,9 @@ class Masters:
                 if _hostport(url) not in tried:
                     tried.append(_hostport(url))
                 try:
-                    return await self._attempt(method, url + path, data, params, deadline, what)
+                    return await self._attempt(
+                        method, url + path, data, params, deadline, what, attempt_timeout
+                    )
                 except _Redirect as hop:
                     self.leader = hop.leader
                     hops += 1
@@ -133,8 +139,9 @@ class Masters:
         params: Mapping[str, str] | None,
         deadline: _http.Deadline,
         what: str,
+        attempt_timeout: float | None = None,
     ) -> Any:
-        total = deadline.cap(self._attempt_timeout)
+        total = deadline.cap(attempt_timeout or self._attempt_timeout)
         headers = _http.CBOR_HEADERS if data is not None else {"Accept": _http.CBOR}
         async with (
             _http.network_errors(f"{what} at {_hostport(url)}"),

@@ -286,14 +286,17 @@ class Upload:
         session, self.session = self.session, None
         if session is None:
             return
-        with contextlib.suppress(errors.FahadfsError):
-            await asyncio.shield(
-                self.client.mutate(
-                    "release",
-                    {"path": self.path, "lease_id": session.lease_id},
-                    deadline=_http.Deadline(min(5.0, self.client.deadline or 5.0)),
-                )
+        release = asyncio.ensure_future(
+            self.client.mutate(
+                "release",
+                {"path": self.path, "lease_id": session.lease_id},
+                deadline=_http.Deadline(min(5.0, self.client.deadline or 5.0)),
             )
+        )
+        # Shielded so a cancelled put still releases; its outcome is read even then.
+        release.add_done_callback(lambda t: t.cancelled() or t.exception())
+        with contextlib.suppress(errors.FahadfsError):
+            await asyncio.shield(release)
 
     # -- plan / commit
 

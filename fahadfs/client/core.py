@@ -52,6 +52,9 @@ class GetResult:
     version: int
 
 
+WALK_ATTEMPT_TIMEOUT = 30.0  # a walk of a large tree is computed in one answer
+
+
 def new_rid() -> str:
     """A request id: made once per mutation, reused by every retry of it."""
     return uuid.uuid4().hex
@@ -125,6 +128,7 @@ class Client:
         params: dict[str, str] | None = None,
         deadline: Deadline | None = None,
         what: str | None = None,
+        attempt_timeout: float | None = None,
     ) -> Any:
         """One master call through leader discovery."""
         if self._masters is None:
@@ -136,6 +140,7 @@ class Client:
             params=params,
             deadline=deadline or self.deadline_for(),
             what=what,
+            attempt_timeout=attempt_timeout,
         )
 
     async def mutate(
@@ -230,6 +235,7 @@ class Client:
             params={"path": path},
             deadline=self.deadline_for(deadline),
             what=f"walk {path}",
+            attempt_timeout=WALK_ATTEMPT_TIMEOUT,
         )
         return [(p, s) for p, s in out["entries"]]
 
