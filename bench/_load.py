@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
+import queue
 import time
 import uuid
 from typing import Any
@@ -55,9 +56,10 @@ async def _run(
             i = 0
             url = urls[w % len(urls)]
             while time.perf_counter() < stop_at and done + errors < max_requests:
-                data = cbor2.dumps(_body(kind, w, i, run))
-                async with session.post(
-                    url,
+                method, target, data = _request(kind, url, w, i, run)
+                async with session.request(
+                    method,
+                    target,
                     data=data,
                     headers={"Content-Type": "application/cbor", "Accept": "application/cbor"},
                 ) as resp:
@@ -92,7 +94,12 @@ def measure(
     p = ctx.Process(target=_child, args=(q, urls, kind, concurrency, duration, max_requests, run))
     p.start()
     try:
-        result = q.get(timeout=duration + 120)
+        deadline = time.monotonic() + duration + 120
+        while True:
+            try:
+                return q.get(timeout=1.0)
+            except queue.Empty:
+                if not p.is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError(f"load generator ({kind}) died without a result") from None
     finally:
         p.join(30)
-    return result

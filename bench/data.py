@@ -79,6 +79,7 @@ async def _fahadfs(
     cluster: LocalCluster, src: Path, size: int, duration: float
 ) -> dict[str, float]:
     async with Client(cluster.config) as c:
+        await c.mkdir("/bench", parents=True)
         t0 = time.perf_counter()
         await c.put(src, "/bench/big.bin", parallel=4)
         put_s = time.perf_counter() - t0
