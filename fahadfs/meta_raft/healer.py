@@ -310,14 +310,7 @@ class Healer:
             return
         self.busy[copy.source] += 1
         self.busy[copy.target] += 1
-        self.log.info(
-            "repair.start",
-            chunk=f"{copy.chunk:016x}",
-            source=copy.source,
-            target=copy.target,
-            live_before=copy.live,
-            reason=copy.reason,
-        )
+        self.log.info("repair.start", **_fields(copy))
         task = asyncio.get_running_loop().create_task(self._copy(copy))
         self.inflight[copy.chunk] = task
 
@@ -408,14 +401,7 @@ class Healer:
             {"op": "replica_add", "chunk_id": copy.chunk, "node_id": copy.target}
         )
         if ok:
-            self.log.info(
-                "replica.repaired",
-                chunk=f"{copy.chunk:016x}",
-                source=copy.source,
-                target=copy.target,
-                live_before=copy.live,
-                reason=copy.reason,
-            )
+            self.log.info("replica.repaired", **_fields(copy))
         return ok
 
     async def _propose_quietly(self, op: dict[str, Any]) -> bool:
@@ -425,3 +411,14 @@ class Healer:
         except FahadfsError as exc:
             self.log.warning("healer.op_failed", op=op["op"], code=exc.code, error=exc.message)
             return False
+
+
+def _fields(copy: Copy) -> dict[str, Any]:
+    """How a copy appears in log events (tests and bench.heal read these)."""
+    return {
+        "chunk": f"{copy.chunk:016x}",
+        "source": copy.source,
+        "target": copy.target,
+        "live_before": copy.live,
+        "reason": copy.reason,
+    }
